@@ -1,0 +1,143 @@
+"""`ask` / `ask_stream`: retrieved passages -> an Answer whose [n] markers cite them.
+
+Extractive by default (instant, no LLM): the answer is made of sentence spans copied from the
+passages, so every figure in it is in a cited passage. With a chat model configured
+(`QA_LLM`), the LLM writes the answer from the same passages and it is verified (markers,
+numbers) before it is shown; a failing answer is repaired or replaced by the extractive one.
+Whether the reports answer at all is decided first, from retrieval and span signals.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterator
+
+from .conversation import History, rewrite_followup
+from .extract import display_span, score_sentences, topic_terms
+from .pipeline import get_embedder, open_kb
+from .retrieve import check_question, search, to_passages
+from .schema import Answer, Passage
+
+REFUSAL = "报告中没有找到{topic}的相关内容。"
+ANSWER_PASSAGES = 6  # passages read for an answer
+MIN_SPAN_SCORE = float(os.environ.get("QA_MIN_SPAN_SCORE", "0.55"))  # calibrated on dev (see docs/)
+
+
+def _refusal(question: str, analysis, reason: str = "") -> str:
+    terms = topic_terms(question, analysis)
+    where = "、".join(analysis.cities) if analysis.cities else ""
+    topic = f"{where}{''.join(terms[:3])}" if (where or terms) else "这个问题"
+    text = REFUSAL.format(topic=f"“{topic}”")
+    return text + (f"（{reason}）" if reason else "")
+
+
+def extractive_answer(question: str, analysis, passages: list[Passage]) -> Answer:
+    """The best answering span(s), cited; or a refusal with the closest passages as related."""
+    if analysis.unknown_places:
+        return Answer(_refusal(question, analysis, f"知识库中没有{'、'.join(analysis.unknown_places)}的报告"),
+                      refused=True, related=passages[:3], question=question)
+    spans = score_sentences(question, analysis, passages)
+    if not spans or spans[0].score < MIN_SPAN_SCORE:
+        return Answer(_refusal(question, analysis), refused=True, related=passages[:3], question=question)
+    terms = topic_terms(question, analysis)
+    best = spans[0]
+    chosen = [best]
+    # A second span when it covers the topic almost as well and comes from elsewhere
+    # (a question may ask two things: 「是多少？比上年涨了多少？」).
+    for s in spans[1:4]:
+        if s.score >= best.score - 0.1 and s.coverage >= best.coverage and not any(
+                c.passage_index == s.passage_index and abs(c.start - s.start) < 5 for c in chosen):
+            chosen.append(s)
+            break
+    citations: list[Passage] = []
+    parts = []
+    for span in chosen:
+        passage = passages[span.passage_index]
+        if passage not in citations:
+            citations.append(passage)
+        start, end = display_span(passage, span, terms)
+        snippet = passage.text[start - passage.start : end - passage.start].rstrip("。；;，,")
+        parts.append(f"{snippet}[{citations.index(passage) + 1}]")
+    title = citations[0].title
+    text = f"据《{title}》：" + "；".join(parts) + "。"
+    return Answer(text=text, citations=citations, question=question, mode="extractive")
+
+
+def _prepare(question: str, history: History | None, k: int, city, kb_dir):
+    question = check_question(question)
+    kb = open_kb(kb_dir)
+    standalone = rewrite_followup(question, history, kb.cities)
+    cities = [city] if isinstance(city, str) else city
+    hits, analysis = search(kb, get_embedder(), standalone, k=max(k, ANSWER_PASSAGES), cities=cities)
+    return standalone, analysis, to_passages(kb, hits)
+
+
+def ask(
+    question: str,
+    history: History | None = None,
+    k: int = ANSWER_PASSAGES,
+    city: str | list[str] | None = None,
+    kb_dir: str | Path | None = None,
+    mode: str = "auto",
+) -> Answer:
+    """Answer a question from the reports, citing passages. `history` holds earlier
+    (question, answer) pairs for follow-ups; mode is "auto" (LLM if configured), "extractive" or "llm"."""
+    answer = None
+    for event in ask_stream(question, history, k=k, city=city, kb_dir=kb_dir, mode=mode):
+        if event["type"] == "answer":
+            answer = event["answer"]
+    assert answer is not None
+    return answer
+
+
+def ask_stream(
+    question: str,
+    history: History | None = None,
+    k: int = ANSWER_PASSAGES,
+    city: str | list[str] | None = None,
+    kb_dir: str | Path | None = None,
+    mode: str = "auto",
+) -> Iterator[dict]:
+    """Events for a UI: {"type": "delta", "text": ...} pieces, then {"type": "answer", "answer": Answer}."""
+    standalone, analysis, passages = _prepare(question, history, k, city, kb_dir)
+    extractive = extractive_answer(standalone, analysis, passages)
+    chat_model = None
+    if mode in ("auto", "llm"):
+        from .llm import load_chat_model
+
+        chat_model = load_chat_model()
+        if chat_model is None and mode == "llm":
+            raise ValueError("没有配置大模型：设置 QA_LLM（例如 openai:qwen2.5-7b-instruct）后再用 LLM 模式。")
+    if chat_model is None or extractive.refused:
+        # Refusal is decided before any LLM call, so an LLM never gets to invent a figure.
+        yield {"type": "delta", "text": extractive.text}
+        yield {"type": "answer", "answer": extractive}
+        return
+    yield from _llm_stream(standalone, passages[:ANSWER_PASSAGES], chat_model, history, extractive)
+
+
+def _llm_stream(question: str, passages: list[Passage], chat_model, history, extractive: Answer) -> Iterator[dict]:
+    from .llm import generate_answer, renumber_citations, repair_answer, verify_answer
+
+    pieces = []
+    for delta in generate_answer(question, passages, chat_model, history):
+        pieces.append(delta)
+        yield {"type": "delta", "text": delta}
+    text = "".join(pieces).strip()
+    check = verify_answer(text, passages)
+    mode, note = "llm", ""
+    if check.refused:
+        answer = replace(extractive, mode="llm", note="大模型认为报告中没有答案；以下为检索到的原文摘录。")
+        yield {"type": "answer", "answer": answer}
+        return
+    if not check.ok:
+        repaired = repair_answer(text, passages)
+        if repaired is None:
+            answer = replace(extractive, mode="llm-fallback", note="大模型的回答未通过核验（引用或数字与原文不符），已改用原文摘录。")
+            yield {"type": "replace", "text": answer.text}
+            yield {"type": "answer", "answer": answer}
+            return
+        text, mode, note = repaired, "llm-repaired", "大模型的回答缺少引用，已按原文补全引用标注。"
+    text, citations = renumber_citations(text, passages)
+    yield {"type": "answer", "answer": Answer(text=text, citations=citations, question=question, mode=mode, note=note)}

@@ -1,0 +1,64 @@
+"""Follow-up questions -> standalone questions, by rules (an LLM does it when one is configured).
+
+「彬州去年GDP多少？」 then 「那财政收入呢？」 -> 「彬州去年财政收入呢？」 (city and time carried over,
+new topic); 「那咸阳呢？」 -> the previous question asked about 咸阳; 「增长了多少？」「它的目标呢？」 ->
+the previous question's topic with the new ask. A question that names its own city starts fresh.
+"""
+from __future__ import annotations
+
+import re
+
+from .query import city_aliases, find_cities
+
+History = list[tuple[str, str]]  # (user question, assistant answer) pairs, oldest first
+
+_TIME_RE = re.compile(r"(?:19|20)\d{2}年|去年|今年|明年|前年|上年|本年")
+_LEAD_RE = re.compile(r"^(?:那么|那|那个|还有|另外|再问一下|请问|听说)[，,、\s]*")
+_TAIL_RE = re.compile(r"[呢吗吧啊呀]?[？?。！!\s]*$")
+# Words that ask or point back rather than name a topic: 「它今年的增长目标是多少？」 has no topic
+# of its own and keeps the previous one; 「那财政收入呢？」 has one and replaces it.
+_ASK_RE = re.compile(
+    r"多少|多大|多高|多长|几[个家项所处条万亿]?|什么|哪些|哪个|哪|怎样|怎么样?|如何|为什么|是|有|呢|吗|了|的|要|打算|"
+    r"计划|定|目标|增长|增速|下降|提高|具体|措施|做法|办法|达到|完成|比上年|同比|它们?|其|这个?|那个?|该|大概|分别|"
+    r"[？?，,。、！!\s]"
+)
+
+
+def _strip_question(question: str) -> str:
+    return _TAIL_RE.sub("", _LEAD_RE.sub("", question.strip()))
+
+
+def _without_cities(text: str, cities: list[str]) -> str:
+    for city in cities:
+        for alias in sorted(city_aliases(city), key=len, reverse=True):
+            text = text.replace(alias, "")
+    return text
+
+
+def _content(text: str) -> str:
+    """What is left of a question once ask words and time words are gone: its topic."""
+    return _ASK_RE.sub("", _TIME_RE.sub("", text))
+
+
+def rewrite_followup(question: str, history: History | None, cities: list[str]) -> str:
+    """A standalone version of `question`, given earlier (question, answer) turns."""
+    question = question.strip()
+    if not history:
+        return question
+    named = find_cities(question, cities)
+    previous = history[-1][0]
+    # The last turn that named a city (a rewritten question always does).
+    prev_cities = next((c for c in (find_cities(q, cities) for q, _ in reversed(history)) if c), [])
+    core = re.sub(r"^(?:它们?|其|这个?|那个?|该)的?", "", _strip_question(_without_cities(question, named)))
+    if named:
+        if _content(core) or not prev_cities:
+            return question  # names its own city and topic: a fresh question
+        # 「那咸阳呢？」: the previous question, asked of the new city.
+        return named[0] + _without_cities(previous, prev_cities)
+    if not prev_cities:
+        return question
+    time = "" if _TIME_RE.search(question) else "".join(_TIME_RE.findall(previous)[:1])
+    if len(_content(core)) >= 2:
+        return f"{prev_cities[0]}{time}{core}？"
+    topic = _content(_strip_question(_without_cities(previous, prev_cities)))
+    return f"{prev_cities[0]}{time}{topic}{core}？"

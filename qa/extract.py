@@ -1,0 +1,139 @@
+"""Extractive answering (no LLM): pick the sentence spans of the retrieved passages that answer
+the question, and decide when the reports do not say.
+
+Each candidate sentence is scored by how much of the question's topic it covers (with the
+synonym table), whether it holds the kind of figure asked for (a number, a unit such as 亿元 or
+人次), whether its section fits the time asked about (2022 review vs 2023 plans), and by the
+retrieval score of its passage.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .chunking import split_sentences_zh
+from .keywords import STOPWORDS, normalize_zh, tokenize_zh
+from .query import QueryAnalysis, city_aliases, synonym_groups
+from .schema import Passage
+
+_ASKS_NUMBER_RE = re.compile(r"多少|几[个家项所处条万亿年次位]?|多大|多高|多长|多快|排第|第几|比例|比重|占比|增长|增速|下降|提高|率|达到|规模|总量|产值|收入")
+_UNIT_RE = re.compile(r"多少(亿元|万元|元|万人次|人次|万人|人|个百分点|天|家|个|公里|万吨|吨|亩|万亩|套|所|户|倍)")
+_NUMBER_RE = re.compile(r"\d")
+_PAST_SECTION_RE = re.compile(r"回顾|过去|2022|一年来|去年")
+_PLAN_SECTION_RE = re.compile(r"2023|安排|目标|任务|重点工作|思路|今年")
+_PLAN_SENTENCE_RE = re.compile(r"预期目标|目标|力争|确保|计划|将|要|争取|以上|左右")
+_CLAUSE_SPLIT_RE = re.compile(r"(?<=[，,；;：:])")
+_DISPLAY_CHARS = 110  # a longer sentence is shown as the clauses around the answer
+
+# Question words and filler that say nothing about the topic.
+_QUESTION_FILLER = re.compile(r"多少|多大|多高|几|什么|哪些|哪个|哪|怎样|怎么样?|如何|为什么|是否|有没有|具体|大概|分别|呢|吗|请问|情况")
+
+
+@dataclass
+class Span:
+    passage_index: int  # into the retrieved passages
+    start: int  # offsets in the passage's document
+    end: int
+    score: float
+    coverage: float
+
+
+def _synonyms_of(token: str) -> list[str]:
+    for group in synonym_groups():
+        if token in group:
+            return group
+    return [token]
+
+
+def topic_terms(question: str, analysis: QueryAnalysis) -> list[str]:
+    """The question's content words: no city names, years, question words or stopwords."""
+    text = question
+    for city in analysis.cities:
+        for alias in sorted(city_aliases(city), key=len, reverse=True):
+            text = text.replace(alias, " ")
+    text = re.sub(r"(?:19|20)\d{2}年|去年|今年|明年|前年|上年", " ", text)
+    text = _QUESTION_FILLER.sub(" ", text)
+    terms = []
+    for tok in tokenize_zh(text):
+        if tok in STOPWORDS or len(tok) < 2 and not tok.isascii():
+            continue
+        if tok not in terms:
+            terms.append(tok)
+    # jieba's search mode yields words and their parts; keep the longest forms.
+    return [t for t in terms if not any(t != u and t in u for u in terms)]
+
+
+def coverage(sentence: str, terms: list[str]) -> float:
+    """Share of the topic (weighted by term length) found in the sentence, synonyms counted."""
+    if not terms:
+        return 0.0
+    norm = normalize_zh(sentence)
+    total = found = 0.0
+    for term in terms:
+        weight = min(len(term), 4)
+        total += weight
+        if any(s in norm for s in _synonyms_of(term)):
+            found += weight
+        elif len(term) >= 3 and sum(ch in norm for ch in term) / len(term) >= 0.67:
+            found += 0.5 * weight  # most characters present: a near paraphrase (超载/超限超载)
+    return found / total
+
+
+def _time_fit(analysis: QueryAnalysis, report_year: int | None, section: str, sentence: str) -> float:
+    if not report_year or not analysis.years:
+        return 0.0
+    past = any(y < report_year for y in analysis.years)
+    plan = any(y >= report_year for y in analysis.years)
+    if past == plan:
+        return 0.0
+    in_past = bool(_PAST_SECTION_RE.search(section))
+    in_plan = bool(_PLAN_SECTION_RE.search(section)) and not in_past
+    if past:
+        return 0.15 * in_past - 0.15 * in_plan - 0.1 * bool(re.search(r"预期目标|力争", sentence))
+    return 0.15 * in_plan - 0.15 * in_past + 0.05 * bool(_PLAN_SENTENCE_RE.search(sentence))
+
+
+def score_sentences(question: str, analysis: QueryAnalysis, passages: list[Passage]) -> list[Span]:
+    terms = topic_terms(question, analysis)
+    asks_number = bool(_ASKS_NUMBER_RE.search(question))
+    unit = _UNIT_RE.search(question)
+    top = max((p.score for p in passages), default=1.0) or 1.0
+    spans = []
+    for pi, p in enumerate(passages):
+        for a, b in split_sentences_zh(p.text):
+            sentence = p.text[a:b]
+            cov = coverage(sentence, terms)
+            score = cov + 0.25 * (p.score / top) - 0.02 * pi
+            if asks_number:
+                score += 0.1 if _NUMBER_RE.search(sentence) else -0.3
+            if unit:
+                score += 0.1 if unit.group(1) in sentence else -0.1
+            score += _time_fit(analysis, p.year, p.section, sentence)
+            spans.append(Span(pi, p.start + a, p.start + b, score, cov))
+    return sorted(spans, key=lambda s: -s.score)
+
+
+def display_span(passage: Passage, span: Span, terms: list[str]) -> tuple[int, int]:
+    """The part of a long sentence worth showing: the best clause and its neighbours."""
+    a, b = span.start - passage.start, span.end - passage.start
+    sentence = passage.text[a:b]
+    if len(sentence) <= _DISPLAY_CHARS:
+        return span.start, span.end
+    clauses, pos = [], a
+    for part in _CLAUSE_SPLIT_RE.split(sentence):
+        if part:
+            clauses.append((pos, pos + len(part)))
+            pos += len(part)
+    scored = [coverage(passage.text[s:e], terms) + 0.2 * bool(_NUMBER_RE.search(passage.text[s:e])) for s, e in clauses]
+    best = max(range(len(clauses)), key=lambda i: scored[i])
+    lo = hi = best
+    while clauses[hi][1] - clauses[lo][0] < _DISPLAY_CHARS * 0.6 and (lo > 0 or hi < len(clauses) - 1):
+        # Grow towards the side that covers more of the topic; figures usually follow their label.
+        if hi < len(clauses) - 1 and (lo == 0 or scored[hi + 1] >= scored[lo - 1]):
+            hi += 1
+        else:
+            lo -= 1
+    s, e = clauses[lo][0], clauses[hi][1]
+    while e > s and passage.text[e - 1] in "，,；;：:":
+        e -= 1
+    return passage.start + s, passage.start + e

@@ -1,0 +1,371 @@
+"""The knowledge base on disk: passages (SQLite), vectors (FAISS), keywords (bm25s), manifest.
+
+Layout of a knowledge-base folder:
+
+    config.json          sources to index and reports excluded from them (user-editable)
+    uploads/             files added through the app
+    embed_cache.sqlite   passage vectors by (model, content hash): a rebuild embeds only what changed
+    current -> builds/X  the index in use; a build writes builds/Y, then swaps this link atomically,
+    builds/X/            so an interrupted build leaves the previous index usable
+        manifest.json    model id and dimension, chunker version and settings, corpus hash
+        index.faiss      inner product over L2-normalized vectors (= cosine)
+        store.sqlite     documents and passages (no pickle anywhere)
+        bm25/            bm25s arrays + JSON vocabulary
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import faiss
+import numpy as np
+
+from .chunking import CHUNKER_VERSION, ChunkConfig, chunk_document, embedding_text
+from .ingest import list_files, load_documents
+from .keywords import add_words, build_bm25, load_bm25, save_bm25, tokenize_zh
+from .query import city_aliases, synonym_groups
+from .schema import Document, Passage
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = PROJECT_DIR / "data" / "reports"
+# Flat search is exact and fast up to this many vectors; above it HNSW keeps queries fast.
+FLAT_MAX_VECTORS = 200_000
+
+Progress = Callable[[float, str], None]
+
+
+class IndexError_(Exception):
+    pass
+
+
+class IndexCorruptError(IndexError_):
+    """The index on disk cannot be read; the message says which part and how to rebuild."""
+
+
+class IndexMissingError(IndexError_):
+    pass
+
+
+def default_kb_dir() -> Path:
+    return Path(os.environ.get("QA_KB_DIR") or PROJECT_DIR / "kb" / "default")
+
+
+@dataclass
+class KBConfig:
+    sources: list[str] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)  # doc_ids left out of the index
+
+    @classmethod
+    def read(cls, root: Path) -> "KBConfig":
+        path = root / "config.json"
+        if not path.exists():
+            return cls(sources=[str(DEFAULT_DATA_DIR)])
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(sources=list(data.get("sources", [])), excluded=list(data.get("excluded", [])))
+        except (json.JSONDecodeError, AttributeError) as exc:
+            raise IndexCorruptError(f"{path}: not valid JSON ({exc}); fix or delete it") from exc
+
+    def write(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        _atomic_write(root / "config.json", json.dumps(asdict(self), ensure_ascii=False, indent=2))
+
+    def source_paths(self, root: Path) -> list[Path]:
+        paths = [Path(s) if Path(s).is_absolute() else root / s for s in self.sources]
+        uploads = root / "uploads"
+        if uploads.is_dir():
+            paths.append(uploads)
+        return paths
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def corpus_hash(paths: list[Path], excluded: list[str]) -> str:
+    """Content hash of every source file (and the exclusions): any edit makes the index stale."""
+    h = hashlib.sha256()
+    for f in list_files(paths):
+        h.update(str(f.name).encode())
+        with open(f, "rb") as fh:
+            h.update(hashlib.file_digest(fh, "sha256").digest())
+    h.update(json.dumps(sorted(excluded)).encode())
+    return h.hexdigest()
+
+
+class EmbeddingCache:
+    """SQLite map (model id, sha256 of embedded text) -> float32 vector."""
+
+    def __init__(self, path: Path):
+        self.conn = sqlite3.connect(path)
+        self.conn.execute("CREATE TABLE IF NOT EXISTS vectors (model TEXT, hash TEXT, vec BLOB, PRIMARY KEY (model, hash))")
+
+    def get_many(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
+        found = {}
+        for i in range(0, len(hashes), 500):
+            part = hashes[i : i + 500]
+            q = f"SELECT hash, vec FROM vectors WHERE model=? AND hash IN ({','.join('?' * len(part))})"
+            for hsh, blob in self.conn.execute(q, [model, *part]):
+                found[hsh] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put_many(self, model: str, items: list[tuple[str, np.ndarray]]) -> None:
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
+            [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in items],
+        )
+        self.conn.commit()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def embed_with_cache(embedder, texts: list[str], cache: EmbeddingCache, progress: Progress | None = None) -> tuple[np.ndarray, int]:
+    """Vectors for texts, embedding only those not cached. Returns (vectors, how many were embedded)."""
+    hashes = [_text_hash(t) for t in texts]
+    cached = cache.get_many(embedder.model_id, list(set(hashes)))
+    todo = sorted({h: t for h, t in zip(hashes, texts) if h not in cached}.items())
+    batch = 64
+    for i in range(0, len(todo), batch):
+        part = todo[i : i + batch]
+        vecs = embedder.embed_passages([t for _, t in part])
+        cache.put_many(embedder.model_id, [(h, v) for (h, _), v in zip(part, vecs)])
+        cached.update({h: v for (h, _), v in zip(part, vecs)})
+        if progress:
+            progress(min(1.0, (i + len(part)) / len(todo)), f"嵌入段落 {i + len(part)}/{len(todo)}")
+    dim = embedder.dim
+    matrix = np.vstack([cached[h] for h in hashes]).astype(np.float32) if texts else np.zeros((0, dim), np.float32)
+    return matrix, len(todo)
+
+
+def make_faiss_index(vectors: np.ndarray) -> faiss.Index:
+    """Exact inner-product search for small collections, HNSW for large ones."""
+    dim = vectors.shape[1]
+    if len(vectors) <= FLAT_MAX_VECTORS:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+    index.add(vectors)
+    return index
+
+
+@dataclass
+class KnowledgeBase:
+    """A loaded index: everything retrieval needs, in memory."""
+
+    root: Path
+    manifest: dict
+    documents: dict[str, Document]
+    passages: list[Passage]  # row i <-> FAISS id i <-> BM25 doc i
+    faiss_index: faiss.Index
+    bm25: object
+    rows_by_city: dict[str | None, np.ndarray]
+
+    @property
+    def cities(self) -> list[str]:
+        return sorted(c for c in self.rows_by_city if c)
+
+    @property
+    def default_year(self) -> int | None:
+        years = [d.year for d in self.documents.values() if d.year]
+        return max(set(years), key=years.count) if years else None
+
+
+def _teach_tokenizer(documents) -> None:
+    add_words(a for d in documents if d.city for a in city_aliases(d.city))
+    add_words(t for g in synonym_groups() for t in g)
+
+
+def build(
+    root: Path | None = None,
+    sources: list[Path] | None = None,
+    embedder=None,
+    chunk_config: ChunkConfig = ChunkConfig(),
+    progress: Progress | None = None,
+) -> tuple[KnowledgeBase, list[tuple[str, str]]]:
+    """(Re)build the knowledge base at root from its sources. Returns (kb, file errors)."""
+    root = Path(root or default_kb_dir())
+    root.mkdir(parents=True, exist_ok=True)
+    config = KBConfig.read(root)
+    if sources is not None:
+        config.sources = [str(Path(s).resolve()) for s in sources]
+    config.write(root)
+    say = progress or (lambda f, m: None)
+    t0 = time.perf_counter()
+
+    say(0.0, "读取文件")
+    paths = config.source_paths(root)
+    result = load_documents(paths)
+    documents = [d for d in result.documents if d.doc_id not in set(config.excluded)]
+    if not documents:
+        reasons = "; ".join(r for _, r in result.errors) or "no supported files (.txt .md .pdf .docx .jsonl)"
+        raise IndexError_(f"nothing to index in {', '.join(map(str, paths))}: {reasons}")
+    _teach_tokenizer(documents)
+
+    say(0.05, "切分段落")
+    passages = [p for d in documents for p in chunk_document(d, chunk_config)]
+    if embedder is None:
+        from embeddings import load_embedder
+
+        embedder = load_embedder()
+    cache = EmbeddingCache(root / "embed_cache.sqlite")
+    try:
+        vectors, n_embedded = embed_with_cache(
+            embedder, [embedding_text(p) for p in passages], cache,
+            progress=lambda f, m: say(0.1 + 0.8 * f, m),
+        )
+    finally:
+        cache.close()
+
+    say(0.9, "写入索引")
+    builds = root / "builds"
+    builds.mkdir(exist_ok=True)
+    build_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    tmp = builds / f".tmp-{build_id}"
+    tmp.mkdir()
+    faiss_index = make_faiss_index(vectors)
+    faiss.write_index(faiss_index, str(tmp / "index.faiss"))
+    _write_store(tmp / "store.sqlite", documents, passages)
+    bm25 = build_bm25([tokenize_zh(embedding_text(p)) for p in passages])
+    save_bm25(bm25, tmp / "bm25")
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "embed_model": embedder.model_id,
+        "dim": int(vectors.shape[1]),
+        "chunker_version": CHUNKER_VERSION,
+        "chunk_config": asdict(chunk_config),
+        "corpus_hash": corpus_hash(paths, config.excluded),
+        "faiss_index": type(faiss_index).__name__,
+        "documents": len(documents),
+        "passages": len(passages),
+        "embedded_now": n_embedded,
+        "build_seconds": round(time.perf_counter() - t0, 2),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    _atomic_write(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
+    final = builds / build_id
+    os.rename(tmp, final)
+    _swap_current(root, final)
+    _remove_old_builds(builds, keep=final)
+    say(1.0, f"完成：{len(documents)} 份报告，{len(passages)} 个段落")
+    log.info("built %s: %d documents, %d passages, %d embedded", final, len(documents), len(passages), n_embedded)
+    return load(root), result.errors
+
+
+def _write_store(path: Path, documents: list[Document], passages: list[Passage]) -> None:
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("CREATE TABLE documents (doc_id TEXT PRIMARY KEY, title TEXT, city TEXT, year INTEGER, source TEXT, text TEXT)")
+        conn.execute(
+            "CREATE TABLE passages (row INTEGER PRIMARY KEY, id TEXT, doc_id TEXT, section TEXT, start INTEGER, end INTEGER)"
+        )
+        conn.executemany(
+            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?)",
+            [(d.doc_id, d.title, d.city, d.year, d.source, d.text) for d in documents],
+        )
+        conn.executemany(
+            "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?)",
+            [(i, p.id, p.doc_id, p.section, p.start, p.end) for i, p in enumerate(passages)],
+        )
+    conn.close()
+
+
+def _swap_current(root: Path, target: Path) -> None:
+    link = root / f".current-{uuid.uuid4().hex}"
+    link.symlink_to(Path("builds") / target.name)
+    os.replace(link, root / "current")  # atomic: readers see the old or the new build, never none
+
+
+def _remove_old_builds(builds: Path, keep: Path) -> None:
+    for old in builds.iterdir():
+        if old != keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def read_manifest(root: Path) -> dict:
+    path = root / "current" / "manifest.json"
+    if not path.exists():
+        raise IndexMissingError(f"no index at {root}; build it with `python -m qa index`")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IndexCorruptError(f"{path} is corrupt ({exc}); rebuild with `python -m qa index`") from exc
+
+
+def load(root: Path | None = None) -> KnowledgeBase:
+    """Load the current index from disk. Raises IndexMissingError / IndexCorruptError."""
+    root = Path(root or default_kb_dir())
+    manifest = read_manifest(root)
+    build_dir = (root / "current").resolve()
+    try:
+        faiss_index = faiss.read_index(str(build_dir / "index.faiss"))
+    except RuntimeError as exc:
+        raise IndexCorruptError(f"{build_dir / 'index.faiss'} is corrupt ({str(exc).splitlines()[0][:200]}); rebuild with `python -m qa index`") from exc
+    try:
+        conn = sqlite3.connect(f"file:{build_dir / 'store.sqlite'}?mode=ro", uri=True)
+        documents = {
+            r[0]: Document(doc_id=r[0], title=r[1], city=r[2], year=r[3], source=r[4], text=r[5])
+            for r in conn.execute("SELECT doc_id, title, city, year, source, text FROM documents")
+        }
+        rows = conn.execute("SELECT id, doc_id, section, start, end FROM passages ORDER BY row").fetchall()
+        conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise IndexCorruptError(f"{build_dir / 'store.sqlite'} is corrupt ({exc}); rebuild with `python -m qa index`") from exc
+    passages = []
+    for pid, doc_id, section, start, end in rows:
+        d = documents[doc_id]
+        passages.append(Passage(id=pid, text=d.text[start:end], title=d.title, city=d.city, year=d.year,
+                                section=section, source=d.source, start=start, end=end, doc_id=doc_id))
+    if faiss_index.ntotal != len(passages) or faiss_index.d != manifest.get("dim"):
+        raise IndexCorruptError(
+            f"{build_dir}: index holds {faiss_index.ntotal} vectors of dim {faiss_index.d} but the store has "
+            f"{len(passages)} passages (manifest dim {manifest.get('dim')}); rebuild with `python -m qa index`"
+        )
+    try:
+        bm25 = load_bm25(build_dir / "bm25")
+    except (OSError, ValueError, KeyError) as exc:
+        raise IndexCorruptError(f"{build_dir / 'bm25'} is corrupt ({exc}); rebuild with `python -m qa index`") from exc
+    _teach_tokenizer(documents.values())
+    by_city: dict[str | None, list[int]] = {}
+    for i, p in enumerate(passages):
+        by_city.setdefault(p.city, []).append(i)
+    return KnowledgeBase(root, manifest, documents, passages, faiss_index, bm25,
+                         {c: np.asarray(r, dtype=np.int64) for c, r in by_city.items()})
+
+
+def staleness(root: Path, embed_model_id: str, chunk_config: ChunkConfig = ChunkConfig()) -> str | None:
+    """Why the index at root must be rebuilt, or None when it is current."""
+    try:
+        manifest = read_manifest(root)
+    except IndexMissingError:
+        return "no index yet"
+    except IndexCorruptError as exc:
+        return str(exc)
+    config = KBConfig.read(root)
+    checks = [
+        (manifest.get("format_version") == FORMAT_VERSION, "index format changed"),
+        (manifest.get("embed_model") == embed_model_id, f"embedding model changed ({manifest.get('embed_model')} -> {embed_model_id})"),
+        (manifest.get("chunker_version") == CHUNKER_VERSION, "chunker changed"),
+        (manifest.get("chunk_config") == asdict(chunk_config), "chunk settings changed"),
+        (manifest.get("corpus_hash") == corpus_hash(config.source_paths(root), config.excluded), "source files changed"),
+    ]
+    return next((why for ok, why in checks if not ok), None)

@@ -1,0 +1,228 @@
+"""Files -> cleaned `Document`s.
+
+Reads .txt/.md (UTF-8, or GB18030/GBK detected), .pdf (text layer), .docx and .jsonl
+(`{"doc_id","title","text"}` per line). A text file may hold several reports one after
+another (the bundled collection does): it is split at report title lines. Cleaning removes
+the collection's dirt (advert line, 「目录」, stray `|` lines, footnote markers) and breaks
+run-on lines into paragraphs, so that every later offset refers to `Document.text`.
+"""
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from .schema import Document
+
+SUPPORTED_SUFFIXES = {".txt", ".md", ".pdf", ".docx", ".jsonl"}
+
+# 「2023年彬州市政府工作报告」「2023年泸州市人民政府工作报告」 — the title of a city report.
+TITLE_RE = re.compile(
+    r"^\s*(?P<year>(?:19|20)\d{2})年(?:度)?(?P<city>[\u4e00-\u9fff]{1,12}?(?:市|县|区|州|盟|旗))"
+    r"(?:人民)?政府工作报告\s*$"
+)
+_FOOTNOTE_RE = re.compile(r"\[\d{1,3}\]|【\d{1,3}】")
+_ADVERT_RE = re.compile(r"(?:www\.|https?://|微信|请点击)", re.I)
+_JUNK_LINE_RE = re.compile(r"^[\s|｜\-_=*·•]*$")
+# A run-on line (e.g. a whole report on one line) uses spaces as paragraph breaks: split at a
+# space that follows CJK text or punctuation and precedes CJK text, a digit or a heading marker.
+_PARAGRAPH_SPACE_RE = re.compile(r"(?<=[\u4e00-\u9fff。！？；：:;!?”」）)])[ \u3000\t]+(?=[\u4e00-\u9fff（(“「\d])")
+
+
+class IngestError(Exception):
+    """A file that cannot be read; the message says which file and why."""
+
+
+@dataclass
+class IngestResult:
+    documents: list[Document]
+    errors: list[tuple[str, str]]  # (file, reason)
+
+
+def decode_text(raw: bytes, name: str = "<bytes>") -> str:
+    """UTF-8 first (with or without BOM), then GB18030 (a superset of GBK/GB2312), else fail."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = raw.decode("gb18030")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and _looks_like_text(text):
+        return text
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw).best()
+    if best is not None and _looks_like_text(str(best)):
+        return str(best)
+    raise IngestError(f"{name}: not readable text (neither UTF-8 nor GB18030/GBK)")
+
+
+def _looks_like_text(text: str) -> bool:
+    if not text:
+        return True
+    bad = sum(1 for ch in text if unicodedata.category(ch) in ("Cc", "Co", "Cn") and ch not in "\n\r\t")
+    return bad / len(text) < 0.01
+
+
+def clean_paragraphs(text: str) -> list[str]:
+    """Raw text -> cleaned paragraphs (no empty ones, no dirt lines)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
+    paragraphs: list[str] = []
+    for line in text.split("\n"):
+        line = _FOOTNOTE_RE.sub("", line).strip()
+        if not line or _JUNK_LINE_RE.match(line) or line == "目录":
+            continue
+        if len(line) < 120 and _ADVERT_RE.search(line):
+            continue
+        paragraphs.extend(p.strip() for p in _PARAGRAPH_SPACE_RE.split(line) if p.strip())
+    return paragraphs
+
+
+def split_reports(paragraphs: list[str]) -> list[tuple[str | None, list[str]]]:
+    """Split a paragraph list at report title lines -> [(title or None, body paragraphs)].
+
+    Text before the first title (an advert, a table of contents) is dropped when a title
+    follows; a file with no title line is one untitled document.
+    """
+    title_at = [i for i, p in enumerate(paragraphs) if TITLE_RE.match(p)]
+    if not title_at:
+        return [(None, paragraphs)]
+    bounds = title_at + [len(paragraphs)]
+    return [(paragraphs[a], paragraphs[a + 1 : b]) for a, b in zip(bounds, bounds[1:])]
+
+
+def parse_title(title: str) -> tuple[str | None, int | None]:
+    """「2023年彬州市政府工作报告」 -> ("彬州市", 2023); other titles -> (None, year if any)."""
+    m = TITLE_RE.match(title)
+    if m:
+        return m.group("city"), int(m.group("year"))
+    y = re.search(r"((?:19|20)\d{2})年", title)
+    return None, (int(y.group(1)) if y else None)
+
+
+def make_document(title: str, paragraphs: list[str], source: str, doc_id: str | None = None) -> Document:
+    city, year = parse_title(title)
+    return Document(
+        doc_id=doc_id or title,
+        title=title,
+        text="\n".join(paragraphs),
+        source=source,
+        city=city,
+        year=year,
+    )
+
+
+def documents_from_text(text: str, source: str, fallback_title: str) -> list[Document]:
+    docs = []
+    for title, body in split_reports(clean_paragraphs(text)):
+        if not body:
+            continue
+        docs.append(make_document(title or fallback_title, body, source))
+    return docs
+
+
+def _read_pdf(path: Path) -> str:
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(str(path))
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except Exception as exc:  # pypdf raises many types on a corrupt file; all mean "broken"
+        raise IngestError(f"{path.name}: broken PDF ({exc})") from exc
+    text = "\n".join(pages)
+    if not text.strip():
+        raise IngestError(f"{path.name}: PDF has no text layer (scanned?); OCR it first")
+    return text
+
+
+def _read_docx(path: Path) -> str:
+    import docx
+
+    try:
+        document = docx.Document(str(path))
+    except Exception as exc:  # python-docx raises many types on a corrupt file
+        raise IngestError(f"{path.name}: broken .docx ({exc})") from exc
+    return "\n".join(p.text for p in document.paragraphs)
+
+
+def _read_jsonl(path: Path) -> list[Document]:
+    docs = []
+    text = decode_text(path.read_bytes(), path.name)
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            title, body = str(row["title"]), str(row["text"])
+            doc_id = str(row.get("doc_id") or title)
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise IngestError(f"{path.name} line {lineno}: expected {{\"doc_id\",\"title\",\"text\"}} ({exc})") from exc
+        paragraphs = clean_paragraphs(body)
+        if paragraphs:
+            docs.append(make_document(title, paragraphs, path.name, doc_id=doc_id))
+    return docs
+
+
+def read_file(path: Path, source: str | None = None) -> list[Document]:
+    """One file -> its documents. Raises IngestError with the file name and the reason."""
+    source = source or path.name
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise IngestError(f"{path.name}: unsupported file type {suffix or '(none)'}; use {', '.join(sorted(SUPPORTED_SUFFIXES))}")
+    try:
+        if suffix == ".jsonl":
+            docs = _read_jsonl(path)
+        else:
+            if suffix == ".pdf":
+                text = _read_pdf(path)
+            elif suffix == ".docx":
+                text = _read_docx(path)
+            else:
+                text = decode_text(path.read_bytes(), path.name)
+            docs = documents_from_text(text, source, fallback_title=path.stem)
+    except OSError as exc:
+        raise IngestError(f"{path.name}: cannot read ({exc.strerror or exc})") from exc
+    if not docs:
+        raise IngestError(f"{path.name}: no text found")
+    return docs
+
+
+def list_files(paths: list[Path]) -> list[Path]:
+    """Expand folders (recursively, sorted) into supported files; hidden files are skipped."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(
+                p for p in sorted(path.rglob("*"))
+                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        else:
+            files.append(path)
+    return files
+
+
+def load_documents(paths: list[Path]) -> IngestResult:
+    """Read every file; unreadable ones are reported (name, reason), the rest are returned."""
+    documents: list[Document] = []
+    errors: list[tuple[str, str]] = []
+    seen: dict[str, int] = {}
+    for path in list_files([Path(p) for p in paths]):
+        try:
+            docs = read_file(path)
+        except IngestError as exc:
+            errors.append((str(path), str(exc)))
+            continue
+        for doc in docs:
+            # Two files may carry the same title: keep both, with distinct ids.
+            n = seen.get(doc.doc_id, 0)
+            seen[doc.doc_id] = n + 1
+            if n:
+                doc.doc_id = f"{doc.doc_id}#{n + 1}"
+            documents.append(doc)
+    return IngestResult(documents, errors)

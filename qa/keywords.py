@@ -1,0 +1,72 @@
+"""Chinese keyword side: jieba tokens for BM25 (bm25s), built with the index and saved beside it."""
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable
+
+import bm25s
+import jieba
+import numpy as np
+
+jieba.setLogLevel(logging.WARNING)
+
+# Function words and question words carry no topic; keeping them only adds noise to BM25.
+STOPWORDS = frozenset(
+    "的 了 是 在 和 与 及 等 也 都 就 而 对 把 被 为 以 于 其 之 或 并 从 到 向 给 让 将 这 那 哪 有 个 些 "
+    "多少 什么 哪些 哪个 哪里 怎么 怎样 怎么样 如何 为什么 吗 呢 吧 啊 呀 么 几 多 大 要 想 能 会 "
+    "我们 我 你 他 她 它 咱们 去年 今年 明年 具体 情况 一下 方面 请问".split()
+)
+_TOKEN_OK_RE = re.compile(r"[\w%]", re.UNICODE)
+
+
+def normalize_zh(text: str) -> str:
+    """NFKC folds full-width forms (ＧＤＰ、１２３、，) so that both wordings match; lowercase ASCII."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def add_words(words: Iterable[str]) -> None:
+    """Teach jieba domain words (city names, table terms) so they stay one token."""
+    for word in words:
+        if word:
+            _add_word(normalize_zh(word))
+
+
+@lru_cache(maxsize=None)
+def _add_word(word: str) -> None:
+    jieba.add_word(word, freq=2000)
+
+
+def tokenize_zh(text: str) -> list[str]:
+    """Search-mode jieba tokens (words and their sub-words), stopwords and punctuation dropped."""
+    return [
+        tok
+        for tok in jieba.cut_for_search(normalize_zh(text), HMM=False)
+        if tok.strip() and tok not in STOPWORDS and _TOKEN_OK_RE.search(tok)
+    ]
+
+
+def build_bm25(token_lists: list[list[str]]) -> bm25s.BM25:
+    index = bm25s.BM25()
+    # An empty token list would make bm25s drop the document and shift every id after it.
+    index.index([tokens or ["<empty>"] for tokens in token_lists], show_progress=False)
+    return index
+
+
+def save_bm25(index: bm25s.BM25, folder: Path) -> None:
+    index.save(str(folder))  # numpy arrays + JSON vocab; no pickle
+
+
+def load_bm25(folder: Path) -> bm25s.BM25:
+    return bm25s.BM25.load(str(folder), allow_pickle=False, show_progress=False)
+
+
+def bm25_scores(index: bm25s.BM25, query_tokens: list[str]) -> np.ndarray:
+    """Scores of every passage for the query; zeros when no token is in the vocabulary."""
+    ids = index.get_tokens_ids(query_tokens)
+    if not ids:
+        return np.zeros(index.scores["num_docs"], dtype=np.float32)
+    return index.get_scores_from_ids(ids)

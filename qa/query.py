@@ -1,0 +1,110 @@
+"""Query understanding without an LLM: which report a question is about, relative years, and
+the domain's common paraphrases (see synonyms.txt)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from .keywords import normalize_zh
+
+SYNONYMS_FILE = Path(__file__).with_name("synonyms.txt")
+_CITY_SUFFIXES = ("市", "县", "区", "州", "盟", "旗")
+# Words that look like a place name before 市 but are not one (「全市」「本市」「城市」…).
+_NOT_PLACES = {"全", "本", "我", "城", "超", "上", "都", "门", "股", "夜", "集", "该", "各", "县级", "地级", "副"}
+_PLACE_RE = re.compile(r"([\u4e00-\u9fff]{2,4}?)(?:市|县)")
+_RELATIVE_YEARS = {"前年": -2, "去年": -1, "上年": -1, "今年": 0, "本年": 0, "明年": 1}
+
+
+@lru_cache(maxsize=1)
+def synonym_groups() -> list[list[str]]:
+    groups = []
+    for line in SYNONYMS_FILE.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            groups.append([normalize_zh(t) for t in line.split()])
+    return groups
+
+
+def expand_synonyms(text: str) -> list[str]:
+    """Terms to add to the keyword query: for each table term found in the text (longest match
+    first, no overlaps), the other terms of its group."""
+    norm = normalize_zh(text)
+    terms = sorted(((t, i) for i, g in enumerate(synonym_groups()) for t in g), key=lambda x: -len(x[0]))
+    taken = [False] * len(norm)
+    extra: list[str] = []
+    for term, gi in terms:
+        start = norm.find(term)
+        while start >= 0:
+            if not any(taken[start : start + len(term)]):
+                taken[start : start + len(term)] = [True] * len(term)
+                extra.extend(t for t in synonym_groups()[gi] if t != term and t not in extra)
+                break
+            start = norm.find(term, start + 1)
+    return extra
+
+
+def city_aliases(city: str) -> list[str]:
+    """「彬州市」 -> ["彬州市", "彬州"]: the forms people use for a city."""
+    aliases = [city]
+    if city.endswith(_CITY_SUFFIXES) and len(city) >= 3:
+        aliases.append(city[:-1])
+    return aliases
+
+
+@dataclass
+class QueryAnalysis:
+    question: str
+    cities: list[str] = field(default_factory=list)  # KB cities the question names
+    unknown_places: list[str] = field(default_factory=list)  # 「XX市」 named but not in the KB
+    years: list[int] = field(default_factory=list)  # years the question refers to
+    keyword_text: str = ""  # question + resolved years + synonyms, for BM25
+    dense_text: str = ""  # question with relative years resolved, for the embedder
+
+
+def find_cities(question: str, cities: list[str]) -> list[str]:
+    """KB cities named in the question, longest alias first, in order of appearance."""
+    found: list[tuple[int, str]] = []
+    taken = [False] * len(question)
+    pairs = sorted(((a, c) for c in cities for a in city_aliases(c)), key=lambda x: -len(x[0]))
+    for alias, city in pairs:
+        start = question.find(alias)
+        while start >= 0:
+            if not any(taken[start : start + len(alias)]):
+                taken[start : start + len(alias)] = [True] * len(alias)
+                if city not in (c for _, c in found):
+                    found.append((start, city))
+            start = question.find(alias, start + len(alias))
+    return [c for _, c in sorted(found)]
+
+
+def analyze(question: str, cities: list[str], default_year: int | None) -> QueryAnalysis:
+    """Cities, years and expanded query texts for one (standalone) question."""
+    named = find_cities(question, cities)
+    known = {a for c in cities for a in city_aliases(c)}
+    unknown = [
+        m.group(0) for m in _PLACE_RE.finditer(question)
+        if m.group(1) not in _NOT_PLACES and m.group(0) not in known and m.group(1) not in known
+        and not any(a in m.group(0) for a in known)
+    ]
+    base_year = default_year
+    years = [int(y) for y in re.findall(r"((?:19|20)\d{2})年", question)]
+    dense = question
+    extra: list[str] = []
+    if base_year:
+        for word, delta in _RELATIVE_YEARS.items():
+            if word in question:
+                year = base_year + delta
+                years.append(year)
+                dense = dense.replace(word, f"{year}年")
+                extra.append(f"{year}年")
+    extra.extend(expand_synonyms(question))
+    return QueryAnalysis(
+        question=question,
+        cities=named,
+        unknown_places=unknown if not named else [],
+        years=sorted(set(years)),
+        keyword_text=" ".join([question, *extra]),
+        dense_text=dense,
+    )
