@@ -1,0 +1,222 @@
+"""The generative path with LangChain's fake chat models: prompts, streaming, and above all the
+checks that decide whether an LLM answer can be shown (markers, figures, citations, refusal)."""
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel, GenericFakeChatModel
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+from qa.llm import (
+    REFUSAL,
+    build_messages,
+    describe_chat_model,
+    find_markers,
+    generate_answer,
+    llm_answer,
+    load_chat_model,
+    load_prompt,
+    renumber_citations,
+    repair_answer,
+    rewrite_with_llm,
+    verify_answer,
+)
+from qa.schema import Passage
+
+TITLE = "2023年彬州市政府工作报告"
+
+
+def passage(i: int, text: str, section: str = "一、2022年工作回顾", title: str = TITLE) -> Passage:
+    return Passage(id=f"p{i}", text=text, title=title, city="彬州市", year=2023, section=section,
+                   source="2023_city_reports.txt", start=100 * i, end=100 * i + len(text))
+
+
+GDP = passage(1, "全年完成生产总值326.3亿元、超过兴平居咸阳第三,增长6.8%、排咸阳第一;地方财政收入21.1亿元,增长94.4%。")
+AIR = passage(2, "空气优良天数达到337天,整治砖瓦企业5家,完成营造林2.8万亩。")
+GRAIN = passage(3, "坚决保障粮食安全,产量达到13.8万吨,实现“十九连丰”;新建卫生厕所1098座。")
+PASSAGES = [GDP, AIR, GRAIN]
+
+
+# ---------------------------------------------------------------- markers and verification
+
+
+def test_find_markers_all_forms():
+    assert find_markers("甲[1]。乙［2］，丙【3】。丁[1,2]戊[1][3]己[2、3]") == [1, 2, 3, 1, 2, 1, 3, 2, 3]
+    assert find_markers("没有标注。") == []
+
+
+def test_good_answer_passes_and_is_renumbered():
+    text = "2022年空气优良天数达到337天[2]。生产总值326.3亿元，增长6.8%［2,1］。"
+    v = verify_answer(text, PASSAGES)
+    assert v.ok and not v.bad_markers and not v.unsupported_numbers and not v.uncited_sentences
+    new_text, citations = renumber_citations(text, PASSAGES)
+    assert [p.id for p in citations] == ["p2", "p1"]  # order of first citation, uncited p3 dropped
+    assert new_text == "2022年空气优良天数达到337天[1]。生产总值326.3亿元，增长6.8%[1][2]。"
+
+
+def test_llm_answer_ok():
+    model = FakeListChatModel(responses=["彬州2022年生产总值326.3亿元，增长6.8%[1]。"])
+    text, citations, status = llm_answer("彬州去年GDP多少？", PASSAGES, model)
+    assert status == "ok"
+    assert text == "彬州2022年生产总值326.3亿元，增长6.8%[1]。"
+    assert citations == [GDP]
+
+
+def test_out_of_range_marker_is_repaired():
+    text = "生产总值326.3亿元，增长6.8%[7]。"
+    v = verify_answer(text, PASSAGES)
+    assert v.bad_markers == [7] and not v.ok
+    repaired = repair_answer(text, PASSAGES)
+    assert repaired == "生产总值326.3亿元，增长6.8%[1]。"  # [7] dropped, the sentence matched to p1
+    model = FakeListChatModel(responses=[text])
+    answer, citations, status = llm_answer("彬州GDP？", PASSAGES, model)
+    assert (answer, citations, status) == ("生产总值326.3亿元，增长6.8%[1]。", [GDP], "repaired")
+
+
+def test_out_of_range_marker_without_a_match_is_rejected():
+    text = "该市大力发展数字经济[9]。"  # no passage says this: nothing to cite instead
+    assert repair_answer(text, PASSAGES) is None
+    _, citations, status = llm_answer("数字经济？", PASSAGES, FakeListChatModel(responses=[text]))
+    assert status == "failed" and citations == []
+
+
+def test_number_not_in_cited_passage_fails():
+    text = "彬州生产总值达到999亿元[1]。"
+    v = verify_answer(text, PASSAGES)
+    assert v.unsupported_numbers == ["999亿元"] and not v.ok
+    assert repair_answer(text, PASSAGES) is None
+    _, citations, status = llm_answer("彬州GDP？", PASSAGES, FakeListChatModel(responses=[text]))
+    assert status == "failed" and citations == []
+
+
+def test_number_must_be_in_a_cited_passage_and_whole():
+    # 337 is in p2, but only p1 is cited.
+    assert verify_answer("空气优良天数337天[1]。", PASSAGES).unsupported_numbers == ["337天"]
+    # 0.7 is part of 30.7, and 6 is part of 6.8: neither is supported.
+    p = passage(4, "城镇化率达到30.7%。")
+    assert verify_answer("城镇化率为0.7%[1]。", [p]).unsupported_numbers == ["0.7%"]
+    assert verify_answer("增长6%[1]。", [GDP]).unsupported_numbers == ["6%"]
+    # Full-width digits and thousands separators compare equal to the report's form.
+    assert verify_answer("生产总值３２６．３亿元[1]。", [GDP]).ok
+    assert verify_answer("新建卫生厕所1,098座[1]。", [GRAIN]).ok
+
+
+def test_uncited_sentence_gets_marker_by_matching():
+    text = "生产总值326.3亿元[1]。粮食产量达到13.8万吨，实现十九连丰。"
+    v = verify_answer(text, PASSAGES)
+    assert v.uncited_sentences == ["粮食产量达到13.8万吨，实现十九连丰。"]
+    assert v.unsupported_numbers == ["13.8万吨"]  # p3 is not cited yet
+    repaired = repair_answer(text, PASSAGES)
+    assert repaired == "生产总值326.3亿元[1]。粮食产量达到13.8万吨，实现十九连丰[3]。"
+    assert verify_answer(repaired, PASSAGES).ok
+
+
+def test_refusal_detected():
+    for text in (REFUSAL, f"  「{REFUSAL}」\n"):
+        v = verify_answer(text, PASSAGES)
+        assert v.refused and not v.ok
+    assert not verify_answer("生产总值326.3亿元[1]。", PASSAGES).refused
+    model = FakeListChatModel(responses=[REFUSAL])
+    assert llm_answer("彬州有几个机场？", PASSAGES, model) == (REFUSAL, [], "refused")
+    # No passages: nothing to answer from, and the model is not asked.
+    assert llm_answer("随便问问", [], model) == (REFUSAL, [], "refused")
+
+
+def test_model_error_is_a_clean_failure():
+    model = FakeListChatModel(responses=["生产总值326.3亿元[1]。"], error_on_chunk_number=3)
+    assert llm_answer("彬州GDP？", PASSAGES, model) == ("", [], "failed")
+
+
+def test_reasoning_block_is_dropped():
+    model = FakeListChatModel(responses=["<think>问的是GDP，2021年是多少？</think>\n生产总值326.3亿元[1]。"])
+    assert llm_answer("彬州GDP？", PASSAGES, model) == ("生产总值326.3亿元[1]。", [GDP], "ok")
+
+
+# ---------------------------------------------------------------- generation and prompts
+
+
+def test_streaming_yields_deltas_that_join_to_full_text():
+    full = "彬州 2022年 生产总值 326.3亿元[1]。 增长 6.8%[1]。"
+    deltas = list(generate_answer("彬州GDP？", PASSAGES, GenericFakeChatModel(messages=iter([full]))))
+    assert len(deltas) > 1 and "".join(deltas) == full
+    deltas = list(generate_answer("彬州GDP？", PASSAGES, FakeListChatModel(responses=["生产总值326.3亿元[1]。"])))
+    assert len(deltas) > 1 and "".join(deltas) == "生产总值326.3亿元[1]。"
+
+
+def test_messages_carry_system_history_and_rendered_passages():
+    history = [("彬州去年GDP多少？", "生产总值326.3亿元[1]。")]
+    messages = build_messages("那财政收入呢？", PASSAGES, history)
+    assert [type(m) for m in messages] == [SystemMessage, HumanMessage, AIMessage, HumanMessage]
+    assert REFUSAL in messages[0].content
+    assert messages[2].content == "生产总值326.3亿元。"  # old markers would point at old passages
+    user = messages[-1].content
+    assert "那财政收入呢？" in user
+    assert f"[1] 《{TITLE}》 一、2022年工作回顾\n{GDP.text}" in user
+    assert f"[3] 《{TITLE}》" in user and user.index("[1]") < user.index("[2]") < user.index("[3]")
+
+
+def test_prompt_files_exist_and_format():
+    root = Path(__file__).parent.parent / "prompts"
+    for name in ("answer_system", "answer_user", "rewrite_followup"):
+        assert (root / f"{name}.txt").is_file()
+    assert REFUSAL in load_prompt("answer_system")
+    user = load_prompt("answer_user").format(question="Q问", passages="P段")
+    assert "Q问" in user and "P段" in user
+    rewrite = load_prompt("rewrite_followup").format(history="H史", question="Q问")
+    assert "H史" in rewrite and "Q问" in rewrite
+
+
+def test_rewrite_with_llm():
+    history = [("彬州去年GDP多少？", "生产总值326.3亿元[1]。")]
+    model = FakeListChatModel(responses=["  「彬州2022年地方财政收入是多少？」\n"])
+    assert rewrite_with_llm("那财政收入呢？", history, model) == "彬州2022年地方财政收入是多少？"
+    assert rewrite_with_llm("那财政收入呢？", history, FakeListChatModel(responses=["  "])) == "那财政收入呢？"
+    long = FakeListChatModel(responses=["很" * 201])
+    assert rewrite_with_llm("那财政收入呢？", history, long) == "那财政收入呢？"
+    assert rewrite_with_llm("彬州GDP？", [], model) == "彬州GDP？"  # no history: nothing to rewrite
+
+
+# ---------------------------------------------------------------- configuration
+
+
+def test_load_chat_model_config(monkeypatch):
+    monkeypatch.delenv("QA_LLM", raising=False)
+    assert load_chat_model(None) is None and load_chat_model("  ") is None
+    assert describe_chat_model(None) == ""
+    with pytest.raises(ValueError, match="openai:<model>"):
+        load_chat_model("bogus:x")
+    with pytest.raises(ValueError):
+        load_chat_model("openai:")
+    assert describe_chat_model("llamacpp:/models/qwen2.5-1.5b.gguf") == "qwen2.5-1.5b.gguf（llama.cpp 本地）"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("langchain_openai") is None, reason="langchain-openai not installed")
+def test_load_openai_compatible(monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://localhost:8000/v1")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("QA_LLM", "openai:qwen2.5:7b")  # Ollama-style name with a colon
+    model = load_chat_model()
+    assert type(model).__name__ == "ChatOpenAI" and model.model_name == "qwen2.5:7b"
+    assert str(model.root_client.base_url).startswith("http://localhost:8000/v1")
+    assert describe_chat_model() == "qwen2.5:7b（http://localhost:8000/v1）"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is not None, reason="llama-cpp-python is installed")
+def test_llamacpp_missing_says_what_to_install(tmp_path):
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF")
+    with pytest.raises(ImportError, match="pip install llama-cpp-python"):
+        load_chat_model(f"llamacpp:{gguf}")
+
+
+@pytest.mark.skipif(not Path(os.environ.get("QA_TEST_GGUF", "/nonexistent")).is_file(), reason="set QA_TEST_GGUF to a GGUF file")
+def test_real_gguf_model():
+    model = load_chat_model(f"llamacpp:{os.environ['QA_TEST_GGUF']}")
+    text, citations, status = llm_answer("彬州2022年生产总值是多少？", [GDP, AIR], model)
+    assert status in {"ok", "repaired", "failed", "refused"}
+    if status in {"ok", "repaired"}:
+        assert "326.3" in text and GDP in citations
+        assert all(1 <= n <= len(citations) for n in find_markers(text))
