@@ -32,12 +32,12 @@ def _refusal(question: str, analysis, reason: str = "") -> str:
     return text + (f"（{reason}）" if reason else "")
 
 
-def extractive_answer(question: str, analysis, passages: list[Passage]) -> Answer:
+def extractive_answer(question: str, analysis, passages: list[Passage], similarity: dict | None = None) -> Answer:
     """The best answering span(s), cited; or a refusal with the closest passages as related."""
     if analysis.unknown_places:
         return Answer(_refusal(question, analysis, f"知识库中没有{'、'.join(analysis.unknown_places)}的报告"),
                       refused=True, related=passages[:3], question=question)
-    spans = score_sentences(question, analysis, passages)
+    spans = score_sentences(question, analysis, passages, similarity or {})
     if not spans or spans[0].score < MIN_SPAN_SCORE:
         return Answer(_refusal(question, analysis), refused=True, related=passages[:3], question=question)
     terms = topic_terms(question, analysis)
@@ -69,8 +69,12 @@ def _prepare(question: str, history: History | None, k: int, city, kb_dir):
     kb = open_kb(kb_dir)
     standalone = rewrite_followup(question, history, kb.cities)
     cities = [city] if isinstance(city, str) else city
-    hits, analysis = search(kb, get_embedder(), standalone, k=max(k, ANSWER_PASSAGES), cities=cities)
-    return standalone, analysis, to_passages(kb, hits)
+    result = search(kb, get_embedder(), standalone, k=max(k, ANSWER_PASSAGES), cities=cities)
+    similarity = {}  # (doc_id, start) of a sentence -> its cosine with the question
+    for srow, sim in result.sentence_sims.items():
+        row, start, _ = kb.sentences[srow]
+        similarity[(kb.passages[row].doc_id, int(start))] = sim
+    return standalone, result.analysis, to_passages(kb, result.hits), similarity
 
 
 def ask(
@@ -100,8 +104,8 @@ def ask_stream(
     mode: str = "auto",
 ) -> Iterator[dict]:
     """Events for a UI: {"type": "delta", "text": ...} pieces, then {"type": "answer", "answer": Answer}."""
-    standalone, analysis, passages = _prepare(question, history, k, city, kb_dir)
-    extractive = extractive_answer(standalone, analysis, passages)
+    standalone, analysis, passages, similarity = _prepare(question, history, k, city, kb_dir)
+    extractive = extractive_answer(standalone, analysis, passages, similarity)
     chat_model = None
     if mode in ("auto", "llm"):
         from .llm import load_chat_model

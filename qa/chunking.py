@@ -193,7 +193,11 @@ def _pack(sentences: list[tuple[int, int, bool]], config: ChunkConfig) -> list[t
 def embedding_text(passage: Passage) -> str:
     """What the embedder reads: a context header (report, section) so that a passage saying only
     「全年完成生产总值326.3亿元」 still carries its city and section."""
+    return f"{embedding_header(passage)}\n{passage.text}"
+
+
+def embedding_header(passage: Passage) -> str:
     header = passage.title
     if passage.section:
         header += " | " + passage.section.split(" > ")[-1]
-    return f"{header}\n{passage.text}"
+    return header

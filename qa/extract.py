@@ -13,17 +13,16 @@ from dataclasses import dataclass
 
 from .chunking import split_sentences_zh
 from .keywords import STOPWORDS, normalize_zh, tokenize_zh
-from .query import QueryAnalysis, city_aliases, synonym_groups
+from .query import QueryAnalysis, city_aliases, section_time, synonym_groups
 from .schema import Passage
 
 _ASKS_NUMBER_RE = re.compile(r"多少|几[个家项所处条万亿年次位]?|多大|多高|多长|多快|排第|第几|比例|比重|占比|增长|增速|下降|提高|率|达到|规模|总量|产值|收入")
 _UNIT_RE = re.compile(r"多少(亿元|万元|元|万人次|人次|万人|人|个百分点|天|家|个|公里|万吨|吨|亩|万亩|套|所|户|倍)")
 _NUMBER_RE = re.compile(r"\d")
-_PAST_SECTION_RE = re.compile(r"回顾|过去|2022|一年来|去年")
-_PLAN_SECTION_RE = re.compile(r"2023|安排|目标|任务|重点工作|思路|今年")
 _PLAN_SENTENCE_RE = re.compile(r"预期目标|目标|力争|确保|计划|将|要|争取|以上|左右")
 _CLAUSE_SPLIT_RE = re.compile(r"(?<=[，,；;：:])")
-_DISPLAY_CHARS = 110  # a longer sentence is shown as the clauses around the answer
+_DISPLAY_CHARS = 110
+W_COVERAGE, W_SIMILARITY, W_PASSAGE = 1.0, 2.0, 0.25  # a longer sentence is shown as the clauses around the answer
 
 # Question words and filler that say nothing about the topic.
 _QUESTION_FILLER = re.compile(r"多少|多大|多高|几|什么|哪些|哪个|哪|怎样|怎么样?|如何|为什么|是否|有没有|具体|大概|分别|呢|吗|请问|情况")
@@ -35,7 +34,8 @@ class Span:
     start: int  # offsets in the passage's document
     end: int
     score: float
-    coverage: float
+    coverage: float  # share of the question's topic words found
+    similarity: float  # embedding cosine with the question
 
 
 def _synonyms_of(token: str) -> list[str]:
@@ -79,21 +79,20 @@ def coverage(sentence: str, terms: list[str]) -> float:
     return found / total
 
 
-def _time_fit(analysis: QueryAnalysis, report_year: int | None, section: str, sentence: str) -> float:
-    if not report_year or not analysis.years:
+def _time_fit(analysis: QueryAnalysis, section: str, sentence: str) -> float:
+    """Reward a sentence from the section of the time asked about (2022 review vs 2023 plans)."""
+    if not analysis.time_focus:
         return 0.0
-    past = any(y < report_year for y in analysis.years)
-    plan = any(y >= report_year for y in analysis.years)
-    if past == plan:
-        return 0.0
-    in_past = bool(_PAST_SECTION_RE.search(section))
-    in_plan = bool(_PLAN_SECTION_RE.search(section)) and not in_past
-    if past:
-        return 0.15 * in_past - 0.15 * in_plan - 0.1 * bool(re.search(r"预期目标|力争", sentence))
-    return 0.15 * in_plan - 0.15 * in_past + 0.05 * bool(_PLAN_SENTENCE_RE.search(sentence))
+    kind = section_time(section)
+    fit = 0.15 * (kind == analysis.time_focus) - 0.15 * (kind is not None and kind != analysis.time_focus)
+    if analysis.time_focus == "past":
+        return fit - 0.1 * bool(re.search(r"预期目标|力争", sentence))
+    return fit + 0.05 * bool(_PLAN_SENTENCE_RE.search(sentence))
 
 
-def score_sentences(question: str, analysis: QueryAnalysis, passages: list[Passage]) -> list[Span]:
+def score_sentences(question: str, analysis: QueryAnalysis, passages: list[Passage], similarity: dict) -> list[Span]:
+    """Candidate sentences of the passages, best first. `similarity` maps (doc_id, start) of a
+    sentence to its embedding cosine with the question (from retrieval)."""
     terms = topic_terms(question, analysis)
     asks_number = bool(_ASKS_NUMBER_RE.search(question))
     unit = _UNIT_RE.search(question)
@@ -103,13 +102,14 @@ def score_sentences(question: str, analysis: QueryAnalysis, passages: list[Passa
         for a, b in split_sentences_zh(p.text):
             sentence = p.text[a:b]
             cov = coverage(sentence, terms)
-            score = cov + 0.25 * (p.score / top) - 0.02 * pi
+            sim = similarity.get((p.doc_id, p.start + a), 0.0)
+            score = W_COVERAGE * cov + W_SIMILARITY * sim + W_PASSAGE * (p.score / top) - 0.02 * pi
             if asks_number:
                 score += 0.1 if _NUMBER_RE.search(sentence) else -0.3
             if unit:
                 score += 0.1 if unit.group(1) in sentence else -0.1
-            score += _time_fit(analysis, p.year, p.section, sentence)
-            spans.append(Span(pi, p.start + a, p.start + b, score, cov))
+            score += _time_fit(analysis, p.section, sentence)
+            spans.append(Span(pi, p.start + a, p.start + b, score, cov, sim))
     return sorted(spans, key=lambda s: -s.score)
 
 

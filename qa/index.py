@@ -29,7 +29,7 @@ from typing import Callable
 import faiss
 import numpy as np
 
-from .chunking import CHUNKER_VERSION, ChunkConfig, chunk_document, embedding_text
+from .chunking import CHUNKER_VERSION, ChunkConfig, chunk_document, embedding_header, embedding_text, split_sentences_zh
 from .ingest import list_files, load_documents
 from .keywords import add_words, build_bm25, load_bm25, save_bm25, tokenize_zh
 from .query import city_aliases, synonym_groups
@@ -37,7 +37,7 @@ from .schema import Document, Passage
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_DIR / "data" / "reports"
 # Flat search is exact and fast up to this many vectors; above it HNSW keeps queries fast.
@@ -179,6 +179,9 @@ class KnowledgeBase:
     faiss_index: faiss.Index
     bm25: object
     rows_by_city: dict[str | None, np.ndarray]
+    sentence_index: faiss.Index  # sentence vectors, id = srow
+    sentences: np.ndarray  # srow -> (passage row, start, end) in the document
+    first_sentence: np.ndarray  # passage row -> its first srow (and row+1 -> one past its last)
 
     @property
     def cities(self) -> list[str]:
@@ -223,18 +226,22 @@ def build(
 
     say(0.05, "切分段落")
     passages = [p for d in documents for p in chunk_document(d, chunk_config)]
+    documents_by_id = {d.doc_id: d for d in documents}
     if embedder is None:
         from embeddings import load_embedder
 
         embedder = load_embedder()
+    # Each passage is embedded whole and sentence by sentence: a question about one fact
+    # matches its sentence far better than the average of a 300-character passage.
+    sentences = [(row, p.start + a, p.start + b) for row, p in enumerate(passages) for a, b in split_sentences_zh(p.text)]
+    texts = [embedding_text(p) for p in passages]
+    texts += [f"{embedding_header(passages[row])}\n{documents_by_id[passages[row].doc_id].text[a:b]}" for row, a, b in sentences]
     cache = EmbeddingCache(root / "embed_cache.sqlite")
     try:
-        vectors, n_embedded = embed_with_cache(
-            embedder, [embedding_text(p) for p in passages], cache,
-            progress=lambda f, m: say(0.1 + 0.8 * f, m),
-        )
+        vectors, n_embedded = embed_with_cache(embedder, texts, cache, progress=lambda f, m: say(0.1 + 0.8 * f, m))
     finally:
         cache.close()
+    sentence_vectors, vectors = vectors[len(passages):], vectors[: len(passages)]
 
     say(0.9, "写入索引")
     builds = root / "builds"
@@ -244,7 +251,8 @@ def build(
     tmp.mkdir()
     faiss_index = make_faiss_index(vectors)
     faiss.write_index(faiss_index, str(tmp / "index.faiss"))
-    _write_store(tmp / "store.sqlite", documents, passages)
+    faiss.write_index(make_faiss_index(sentence_vectors), str(tmp / "sentences.faiss"))
+    _write_store(tmp / "store.sqlite", documents, passages, sentences)
     bm25 = build_bm25([tokenize_zh(embedding_text(p)) for p in passages])
     save_bm25(bm25, tmp / "bm25")
     manifest = {
@@ -271,7 +279,7 @@ def build(
     return load(root), result.errors
 
 
-def _write_store(path: Path, documents: list[Document], passages: list[Passage]) -> None:
+def _write_store(path: Path, documents: list[Document], passages: list[Passage], sentences: list[tuple[int, int, int]]) -> None:
     conn = sqlite3.connect(path)
     with conn:
         conn.execute("CREATE TABLE documents (doc_id TEXT PRIMARY KEY, title TEXT, city TEXT, year INTEGER, source TEXT, text TEXT)")
@@ -286,6 +294,8 @@ def _write_store(path: Path, documents: list[Document], passages: list[Passage])
             "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?)",
             [(i, p.id, p.doc_id, p.section, p.start, p.end) for i, p in enumerate(passages)],
         )
+        conn.execute("CREATE TABLE sentences (srow INTEGER PRIMARY KEY, row INTEGER, start INTEGER, end INTEGER)")
+        conn.executemany("INSERT INTO sentences VALUES (?, ?, ?, ?)", [(i, *s) for i, s in enumerate(sentences)])
     conn.close()
 
 
@@ -316,10 +326,7 @@ def load(root: Path | None = None) -> KnowledgeBase:
     root = Path(root or default_kb_dir())
     manifest = read_manifest(root)
     build_dir = (root / "current").resolve()
-    try:
-        faiss_index = faiss.read_index(str(build_dir / "index.faiss"))
-    except RuntimeError as exc:
-        raise IndexCorruptError(f"{build_dir / 'index.faiss'} is corrupt ({str(exc).splitlines()[0][:200]}); rebuild with `python -m qa index`") from exc
+    faiss_index, sentence_index = (_read_faiss(build_dir / name) for name in ("index.faiss", "sentences.faiss"))
     try:
         conn = sqlite3.connect(f"file:{build_dir / 'store.sqlite'}?mode=ro", uri=True)
         documents = {
@@ -327,6 +334,7 @@ def load(root: Path | None = None) -> KnowledgeBase:
             for r in conn.execute("SELECT doc_id, title, city, year, source, text FROM documents")
         }
         rows = conn.execute("SELECT id, doc_id, section, start, end FROM passages ORDER BY row").fetchall()
+        sentence_rows = np.array(conn.execute("SELECT row, start, end FROM sentences ORDER BY srow").fetchall(), dtype=np.int64).reshape(-1, 3)
         conn.close()
     except sqlite3.DatabaseError as exc:
         raise IndexCorruptError(f"{build_dir / 'store.sqlite'} is corrupt ({exc}); rebuild with `python -m qa index`") from exc
@@ -335,7 +343,7 @@ def load(root: Path | None = None) -> KnowledgeBase:
         d = documents[doc_id]
         passages.append(Passage(id=pid, text=d.text[start:end], title=d.title, city=d.city, year=d.year,
                                 section=section, source=d.source, start=start, end=end, doc_id=doc_id))
-    if faiss_index.ntotal != len(passages) or faiss_index.d != manifest.get("dim"):
+    if faiss_index.ntotal != len(passages) or faiss_index.d != manifest.get("dim") or sentence_index.ntotal != len(sentence_rows):
         raise IndexCorruptError(
             f"{build_dir}: index holds {faiss_index.ntotal} vectors of dim {faiss_index.d} but the store has "
             f"{len(passages)} passages (manifest dim {manifest.get('dim')}); rebuild with `python -m qa index`"
@@ -348,8 +356,18 @@ def load(root: Path | None = None) -> KnowledgeBase:
     by_city: dict[str | None, list[int]] = {}
     for i, p in enumerate(passages):
         by_city.setdefault(p.city, []).append(i)
+    # Sentences are stored passage by passage: passage row r owns sentences [first[r], first[r+1]).
+    first = np.searchsorted(sentence_rows[:, 0], np.arange(len(passages) + 1))
     return KnowledgeBase(root, manifest, documents, passages, faiss_index, bm25,
-                         {c: np.asarray(r, dtype=np.int64) for c, r in by_city.items()})
+                         {c: np.asarray(r, dtype=np.int64) for c, r in by_city.items()},
+                         sentence_index, sentence_rows, first)
+
+
+def _read_faiss(path: Path) -> faiss.Index:
+    try:
+        return faiss.read_index(str(path))
+    except RuntimeError as exc:
+        raise IndexCorruptError(f"{path} is corrupt ({str(exc).splitlines()[0][:200]}); rebuild with `python -m qa index`") from exc
 
 
 def staleness(root: Path, embed_model_id: str, chunk_config: ChunkConfig = ChunkConfig()) -> str | None:

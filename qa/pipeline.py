@@ -66,5 +66,5 @@ def retrieve(
     reports (「彬州市」 or a list); otherwise a city named in the question does."""
     kb = open_kb(kb_dir)
     cities = [city] if isinstance(city, str) else city
-    hits, _ = search(kb, get_embedder(), question, k=k, cities=cities, settings=settings)
-    return to_passages(kb, hits)
+    result = search(kb, get_embedder(), question, k=k, cities=cities, settings=settings)
+    return to_passages(kb, result.hits)

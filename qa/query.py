@@ -61,6 +61,7 @@ class QueryAnalysis:
     years: list[int] = field(default_factory=list)  # years the question refers to
     keyword_text: str = ""  # question + resolved years + synonyms, for BM25
     dense_text: str = ""  # question with relative years resolved, for the embedder
+    time_focus: str | None = None  # "past" (the year under review) or "plan" (the report's year)
 
 
 def find_cities(question: str, cities: list[str]) -> list[str]:
@@ -100,6 +101,10 @@ def analyze(question: str, cities: list[str], default_year: int | None) -> Query
                 dense = dense.replace(word, f"{year}年")
                 extra.append(f"{year}年")
     extra.extend(expand_synonyms(question))
+    focus = None
+    if base_year and years:
+        past, plan = any(y < base_year for y in years), any(y >= base_year for y in years)
+        focus = "past" if past and not plan else "plan" if plan and not past else None
     return QueryAnalysis(
         question=question,
         cities=named,
@@ -107,4 +112,18 @@ def analyze(question: str, cities: list[str], default_year: int | None) -> Query
         years=sorted(set(years)),
         keyword_text=" ".join([question, *extra]),
         dense_text=dense,
+        time_focus=focus,
     )
+
+
+_PAST_SECTION_RE = re.compile(r"回顾|过去|一年来|去年|(?:19|20)\d{2}年(?:工作)?(?:回顾|总结)")
+_PLAN_SECTION_RE = re.compile(r"安排|目标|任务|重点工作|思路|今年|计划")
+
+
+def section_time(section: str) -> str | None:
+    """Whether a section reviews the past year ("past") or sets this year's plans ("plan")."""
+    if _PAST_SECTION_RE.search(section):
+        return "past"
+    if _PLAN_SECTION_RE.search(section):
+        return "plan"
+    return None

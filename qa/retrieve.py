@@ -9,12 +9,18 @@ import numpy as np
 
 from .index import KnowledgeBase
 from .keywords import bm25_scores, tokenize_zh
-from .query import QueryAnalysis, analyze
+from .query import QueryAnalysis, analyze, section_time
 from .schema import Passage
+
+# One query at a time: FAISS's OpenMP threads only fight the embedder's for the 2 cores.
+faiss.omp_set_num_threads(1)
 
 MAX_QUESTION_CHARS = 2000
 CANDIDATES = 50  # per retriever, before fusion
 RRF_K = 60
+PASSAGE_WEIGHT = 0.3  # dense score = 0.3 passage + 0.7 best sentence (ablation in docs/retrieval.md)
+KEYWORD_WEIGHT = 0.25  # weighted fusion: dense cosine + 0.25 * BM25 / max BM25
+YEAR_PRIOR = 0.02  # bonus for passages in the section of the year asked about (review vs plans)
 
 
 class QuestionError(ValueError):
@@ -48,21 +54,40 @@ def candidate_rows(kb: KnowledgeBase, cities: list[str] | None) -> np.ndarray | 
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
-def dense_search(kb: KnowledgeBase, query_vector: np.ndarray, rows: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, cosines) of the n nearest passages, restricted to rows when given."""
-    total = kb.faiss_index.ntotal if rows is None else len(rows)
-    n = min(n, total)
+def _search_faiss(index: faiss.Index, query: np.ndarray, ids: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-n (ids, scores) of a FAISS index, restricted to ids when given."""
+    n = min(n, index.ntotal if ids is None else len(ids))
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    params = None
-    if rows is not None:
-        selector = faiss.IDSelectorBatch(rows)
-        params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(64, n)) if isinstance(kb.faiss_index, faiss.IndexHNSW) else faiss.SearchParameters(sel=selector)
-    elif isinstance(kb.faiss_index, faiss.IndexHNSW):
-        params = faiss.SearchParametersHNSW(efSearch=max(64, n))
-    scores, ids = kb.faiss_index.search(query_vector.reshape(1, -1).astype(np.float32), n, params=params)
-    keep = ids[0] >= 0
-    return ids[0][keep], scores[0][keep]
+    hnsw = isinstance(index, faiss.IndexHNSW)
+    kwargs = {"sel": faiss.IDSelectorBatch(ids)} if ids is not None else {}
+    params = faiss.SearchParametersHNSW(efSearch=max(64, n), **kwargs) if hnsw else (faiss.SearchParameters(**kwargs) if kwargs else None)
+    scores, found = index.search(query.reshape(1, -1), n, params=params)
+    keep = found[0] >= 0
+    return found[0][keep], scores[0][keep]
+
+
+def dense_search(kb: KnowledgeBase, query_vector: np.ndarray, rows: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray, dict[int, float]]:
+    """(rows, scores, sentence similarities) of the n best passages by meaning.
+
+    A passage scores by its own vector and, more, by its best sentence: a question about one
+    fact matches that fact's sentence better than the average of a whole passage."""
+    query = query_vector.astype(np.float32)
+    passage_rows, _ = _search_faiss(kb.faiss_index, query, rows, n)
+    sentence_ids = None if rows is None else np.concatenate(
+        [np.arange(kb.first_sentence[r], kb.first_sentence[r + 1]) for r in rows]) if len(rows) else np.zeros(0, np.int64)
+    top_sentences, _ = _search_faiss(kb.sentence_index, query, sentence_ids, 4 * n)
+    candidates = np.unique(np.concatenate([passage_rows, kb.sentences[top_sentences, 0]]))
+    if not len(candidates):
+        return candidates, np.zeros(0, np.float32), {}
+    passage_sims = kb.faiss_index.reconstruct_batch(candidates) @ query
+    srows = np.concatenate([np.arange(kb.first_sentence[r], kb.first_sentence[r + 1]) for r in candidates])
+    sentence_sims = kb.sentence_index.reconstruct_batch(srows) @ query
+    best = np.full(len(candidates), -1.0, dtype=np.float32)
+    np.maximum.at(best, np.searchsorted(candidates, kb.sentences[srows, 0]), sentence_sims)
+    scores = PASSAGE_WEIGHT * passage_sims + (1 - PASSAGE_WEIGHT) * best
+    order = np.argsort(-scores)[:n]
+    return candidates[order], scores[order], dict(zip(srows.tolist(), sentence_sims.tolist()))
 
 
 def keyword_search(kb: KnowledgeBase, text: str, rows: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -93,7 +118,7 @@ def fuse(dense: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.nda
             hit.score = (1 / (RRF_K + hit.dense_rank) if hit.dense_rank is not None else 0.0) + keyword_weight * (
                 1 / (RRF_K + hit.keyword_rank) if hit.keyword_rank is not None else 0.0)
         else:
-            hit.score = hit.dense + keyword_weight * 0.1 * hit.keyword / max(kw_max, 1e-9)
+            hit.score = hit.dense + keyword_weight * hit.keyword / max(kw_max, 1e-9)
     return sorted(hits.values(), key=lambda h: -h.score)
 
 
@@ -103,9 +128,16 @@ class SearchSettings:
 
     dense: bool = True
     keyword: bool = True
-    report_aware: bool = True
-    fusion: str = "rrf"
-    keyword_weight: float = 1.0
+    report_aware: bool = True  # restrict to the cities named, prefer the year's section
+    fusion: str = "weighted"
+    keyword_weight: float = KEYWORD_WEIGHT
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    analysis: QueryAnalysis
+    sentence_sims: dict[int, float]  # srow -> cosine with the question, for the answer step
 
 
 def search(
@@ -115,7 +147,7 @@ def search(
     k: int = 5,
     cities: list[str] | None = None,
     settings: SearchSettings = SearchSettings(),
-) -> tuple[list[Hit], QueryAnalysis]:
+) -> SearchResult:
     """Ranked hits for a question. Explicit `cities` win over cities named in the question."""
     question = check_question(question)
     analysis = analyze(question, kb.cities, kb.default_year)
@@ -123,10 +155,17 @@ def search(
     rows = candidate_rows(kb, scope)
     n = max(CANDIDATES, k)
     empty = (np.zeros(0, np.int64), np.zeros(0, np.float32))
-    dense = dense_search(kb, embedder.embed_queries([analysis.dense_text])[0], rows, n) if settings.dense else empty
+    sentence_sims: dict[int, float] = {}
+    dense = empty
+    if settings.dense:
+        *dense, sentence_sims = dense_search(kb, embedder.embed_queries([analysis.dense_text])[0], rows, n)
     keyword = keyword_search(kb, analysis.keyword_text, rows, n) if settings.keyword else empty
-    return fuse(dense, keyword, settings.fusion, settings.keyword_weight)[:k], analysis
-
-
+    hits = fuse(tuple(dense), keyword, settings.fusion, settings.keyword_weight)
+    if settings.report_aware and analysis.time_focus:
+        for hit in hits:
+            kind = section_time(kb.passages[hit.row].section)
+            hit.score += YEAR_PRIOR * ((kind == analysis.time_focus) - (kind is not None and kind != analysis.time_focus))
+        hits.sort(key=lambda h: -h.score)
+    return SearchResult(hits[:k], analysis, sentence_sims)
 def to_passages(kb: KnowledgeBase, hits: list[Hit]) -> list[Passage]:
     return [replace(kb.passages[h.row], score=round(h.score, 6)) for h in hits]

@@ -1,0 +1,100 @@
+"""The index on disk: manifest, staleness, corruption, interrupted builds, embedding cache."""
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from qa.index import IndexCorruptError, IndexMissingError, build, load, staleness
+from qa.retrieve import search, to_passages
+
+
+def test_build_writes_manifest_and_no_pickle(small_kb_dir, embedder):
+    current = (small_kb_dir / "current").resolve()
+    manifest = json.loads((current / "manifest.json").read_text())
+    assert manifest["embed_model"] == embedder.model_id and manifest["dim"] == embedder.dim == 384
+    assert manifest["documents"] == 3 and manifest["passages"] > 100
+    files = {p.name for p in current.rglob("*")}
+    assert {"index.faiss", "store.sqlite", "manifest.json"} <= files
+    assert not [f for f in files if f.endswith((".pkl", ".pickle"))]
+    assert staleness(small_kb_dir, embedder.model_id) is None
+
+
+def test_offsets_point_into_document_text(small_kb_dir):
+    kb = load(small_kb_dir)
+    for p in kb.passages:
+        assert kb.documents[p.doc_id].text[p.start:p.end] == p.text
+
+
+def test_retrieves_the_right_passage_with_the_real_model(small_kb_dir, embedder):
+    kb = load(small_kb_dir)
+    hits, analysis = search(kb, embedder, "彬州去年GDP总量有多大？", k=5)
+    passages = to_passages(kb, hits)
+    assert analysis.cities == ["彬州市"]
+    assert all(p.city == "彬州市" for p in passages)
+    assert any("326.3亿元" in p.text for p in passages[:3])
+
+
+def test_staleness_detects_changes(kb_copy, small_sources, embedder, tmp_path):
+    assert staleness(kb_copy, "another-model").startswith("embedding model changed")
+    config = json.loads((kb_copy / "config.json").read_text())
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    for f in Path(config["sources"][0]).iterdir():
+        (edited / f.name).write_bytes(f.read_bytes())
+    (kb_copy / "config.json").write_text(json.dumps({"sources": [str(edited)], "excluded": []}))
+    assert staleness(kb_copy, embedder.model_id) is None  # same content elsewhere: still current
+    with open(next(edited.iterdir()), "a", encoding="utf-8") as fh:
+        fh.write("\n新增一句话。")
+    assert staleness(kb_copy, embedder.model_id) == "source files changed"
+
+
+def test_corrupt_parts_give_clear_errors(kb_copy):
+    current = (kb_copy / "current").resolve()
+    (current / "index.faiss").write_bytes(b"garbage")
+    with pytest.raises(IndexCorruptError, match="index.faiss"):
+        load(kb_copy)
+
+
+def test_corrupt_store_and_manifest(kb_copy):
+    current = (kb_copy / "current").resolve()
+    (current / "store.sqlite").write_bytes(b"not a database" * 100)
+    with pytest.raises(IndexCorruptError, match="store.sqlite"):
+        load(kb_copy)
+    (current / "manifest.json").write_text("{broken")
+    with pytest.raises(IndexCorruptError, match="manifest.json"):
+        load(kb_copy)
+
+
+def test_missing_index(tmp_path):
+    with pytest.raises(IndexMissingError):
+        load(tmp_path)
+
+
+def test_interrupted_build_keeps_previous_index(kb_copy, embedder, monkeypatch):
+    before = load(kb_copy)
+    import qa.index as index_module
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("power cut while writing the index")
+
+    monkeypatch.setattr(index_module, "save_bm25", crash)
+    with pytest.raises(KeyboardInterrupt):
+        build(kb_copy, embedder=embedder)
+    after = load(kb_copy)
+    assert after.manifest == before.manifest
+    assert len(after.passages) == len(before.passages)
+
+
+def test_rebuild_embeds_only_changed_passages(kb_copy, small_sources, embedder, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for f in small_sources.iterdir():
+        (src / f.name).write_bytes(f.read_bytes())
+    kb, _ = build(kb_copy, sources=[src], embedder=embedder)
+    assert kb.manifest["embedded_now"] == 0  # everything came from the cache
+    target = src / "彬州市.txt"
+    target.write_text(target.read_text(encoding="utf-8") + "\n全市新建一座测试图书馆。", encoding="utf-8")
+    kb, _ = build(kb_copy, embedder=embedder)
+    assert 1 <= kb.manifest["embedded_now"] <= 2
+    assert len(list((kb_copy / "builds").iterdir())) == 1  # old builds cleaned up

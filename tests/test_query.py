@@ -1,0 +1,45 @@
+"""Query understanding, follow-up rewriting and the evaluation's matching rule (pure logic)."""
+from qa.conversation import rewrite_followup
+from qa.evaluate import contains_key
+from qa.query import analyze, expand_synonyms, find_cities
+
+CITIES = ["彬州市", "咸阳市", "宁波市", "珠海市", "泸州市"]
+
+
+def test_city_short_forms_and_unknown_places():
+    assert find_cities("彬州去年GDP多少？", CITIES) == ["彬州市"]
+    assert find_cities("咱们珠海今年的目标", CITIES) == ["珠海市"]
+    assert find_cities("宁波和咸阳比谁多", CITIES) == ["宁波市", "咸阳市"]
+    a = analyze("北京市去年GDP是多少", CITIES, 2023)
+    assert a.cities == [] and a.unknown_places == ["北京市"]
+    assert analyze("全市生产总值", CITIES, 2023).unknown_places == []
+
+
+def test_relative_years_and_synonyms():
+    a = analyze("彬州去年GDP多少？", CITIES, 2023)
+    assert a.years == [2022]
+    assert "2022年" in a.dense_text and "去年" not in a.dense_text
+    assert "生产总值" in a.keyword_text
+    assert "一般公共预算收入" in expand_synonyms("财政收入是多少")
+    # longest match wins: 「城镇新增就业」 is one term, not 「就业」 plus leftovers
+    assert "新增就业" in expand_synonyms("城镇新增就业多少人")
+
+
+def test_followups_carry_city_and_topic():
+    history = [("彬州去年GDP总量有多大？", "……")]
+    assert rewrite_followup("那咸阳呢？", history, CITIES) == "咸阳市去年GDP总量有多大？"
+    assert rewrite_followup("那财政收入呢？", history, CITIES) == "彬州市去年财政收入？"
+    assert rewrite_followup("增长了多少？", history, CITIES) == "彬州市去年GDP总量增长了多少？"
+    assert rewrite_followup("今年的目标呢？", history, CITIES).startswith("彬州市GDP总量")
+    # a question naming its own city starts fresh
+    assert rewrite_followup("宁波去年新增就业多少？", history, CITIES) == "宁波去年新增就业多少？"
+    assert rewrite_followup("彬州去年GDP？", [], CITIES) == "彬州去年GDP？"
+
+
+def test_contains_key_respects_number_boundaries():
+    assert contains_key("增速高于全国0.7个百分点", "0.7")
+    assert not contains_key("增长30.7%", "0.7%")
+    assert not contains_key("完成175亿元", "75亿元")
+    assert contains_key("完成 75 亿元", "75亿元")
+    assert contains_key("ＧＤＰ增长６．８％", "6.8%")
+    assert not contains_key("收入1.958", "1.95")
