@@ -8,6 +8,7 @@ import faiss
 import numpy as np
 
 from .index import KnowledgeBase
+from .extract import coverage, topic_terms
 from .keywords import bm25_scores, tokenize_zh
 from .query import QueryAnalysis, analyze, section_time
 from .schema import Passage
@@ -19,7 +20,7 @@ MAX_QUESTION_CHARS = 2000
 CANDIDATES = 50  # per retriever, before fusion
 RRF_K = 60
 PASSAGE_WEIGHT = 0.3  # dense score = 0.3 passage + 0.7 best sentence (ablation in docs/retrieval.md)
-KEYWORD_WEIGHT = 0.25  # weighted fusion: dense cosine + 0.25 * BM25 / max BM25
+KEYWORD_WEIGHT = 0.1  # weighted fusion: dense cosine + 0.1 * topic coverage * BM25 / max BM25
 YEAR_PRIOR = 0.02  # bonus for passages in the section of the year asked about (review vs plans)
 
 
@@ -131,6 +132,7 @@ class SearchSettings:
     report_aware: bool = True  # restrict to the cities named, prefer the year's section
     fusion: str = "weighted"
     keyword_weight: float = KEYWORD_WEIGHT
+    adaptive_keyword_weight: bool = True
 
 
 @dataclass
@@ -160,7 +162,12 @@ def search(
     if settings.dense:
         *dense, sentence_sims = dense_search(kb, embedder.embed_queries([analysis.dense_text])[0], rows, n)
     keyword = keyword_search(kb, analysis.keyword_text, rows, n) if settings.keyword else empty
-    hits = fuse(tuple(dense), keyword, settings.fusion, settings.keyword_weight)
+    weight = settings.keyword_weight
+    if len(keyword[0]) and settings.adaptive_keyword_weight:
+        # Trust keywords as far as the best keyword match covers the question's topic: a
+        # paraphrased question (「镶假牙」 for 「种植牙」) only matches filler words.
+        weight *= coverage(kb.passages[int(keyword[0][0])].text, topic_terms(question, analysis))
+    hits = fuse(tuple(dense), keyword, settings.fusion, weight)
     if settings.report_aware and analysis.time_focus:
         for hit in hits:
             kind = section_time(kb.passages[hit.row].section)
