@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Iterator
 
 from .conversation import History, rewrite_followup
-from .extract import display_span, score_sentences, topic_terms
+from .extract import answer_spans, display_span, score_sentences, topic_terms
 from .pipeline import get_embedder, open_kb
 from .retrieve import check_question, search, to_passages
 from .schema import Answer, Passage
 
 REFUSAL = "报告中没有找到{topic}的相关内容。"
 ANSWER_PASSAGES = 6  # passages read for an answer
-MIN_SPAN_SCORE = float(os.environ.get("QA_MIN_SPAN_SCORE", "0.55"))  # calibrated on dev (see docs/)
+MIN_SPAN_SCORE = float(os.environ.get("QA_MIN_SPAN_SCORE", "1.9"))  # calibrated on dev (docs/answers.md)
 
 
 def _refusal(question: str, analysis, reason: str = "") -> str:
@@ -37,7 +37,7 @@ def extractive_answer(question: str, analysis, passages: list[Passage], similari
     if analysis.unknown_places:
         return Answer(_refusal(question, analysis, f"知识库中没有{'、'.join(analysis.unknown_places)}的报告"),
                       refused=True, related=passages[:3], question=question)
-    spans = score_sentences(question, analysis, passages, similarity or {})
+    spans = answer_spans(question, analysis, score_sentences(question, analysis, passages, similarity or {}), passages)
     if not spans or spans[0].score < MIN_SPAN_SCORE:
         return Answer(_refusal(question, analysis), refused=True, related=passages[:3], question=question)
     terms = topic_terms(question, analysis)

@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("bench", help="build time, load time, latency and memory of the default pipeline")
-    p.add_argument("--scale", type=int, default=0, help="also benchmark a synthetic corpus this many times larger")
+    p.add_argument("--cold", action="store_true", help="also time a cold build (embeds the whole corpus again)")
     p.set_defaults(func=cmd_bench)
 
     args = parser.parse_args(argv)

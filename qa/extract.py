@@ -113,6 +113,62 @@ def score_sentences(question: str, analysis: QueryAnalysis, passages: list[Passa
     return sorted(spans, key=lambda s: -s.score)
 
 
+_ASKS_QUANTITY_RE = re.compile(r"多少|多大|多高|多长|(?<!哪)几[个家项所处条万亿位]?|第几|排名")
+# Verbs and measure words that frame a figure question without naming what is measured.
+MIN_FIGURE_COVERAGE = 0.6  # calibrated on dev: refusal recall vs false refusals
+_FRAME_WORDS = frozenset("完成 达到 实现 全年 具体 平均 亿元 万元 元 人次 做到 想做到 打算 计划 准备 提出 新建 引进 安排 "
+                         "其中 以上 规模 现在 当年 累计 目标 要求 提高 增长 下降 比上年 涨 分别 一共 总共 共".split())
+_ASKS_RATE_RE = re.compile(r"率|比例|比重|占比|强度|增长|增速|涨|下降|提高|百分点|差距|比")
+_FIGURE_RE = re.compile(r"(\d[\d.,]*)\s*(%|‰|个百分点|[^\d\s，,。；;、:：%（(）)]{0,4})")
+_PLAN_WORDS_RE = re.compile(r"力争|预期目标|确保|计划|争取|目标")
+
+
+def asks_quantity(question: str) -> bool:
+    return bool(_ASKS_QUANTITY_RE.search(question))
+
+
+def states_figure(sentence: str, terms: list[str], question: str) -> bool:
+    """Does the sentence give a figure for the topic, of the kind asked? 「旅游总收入是多少」 needs an
+    amount right after 旅游总收入 (not just its growth rate); 「增长多少」 accepts a percentage."""
+    norm = normalize_zh(sentence)
+    want_rate = bool(_ASKS_RATE_RE.search(question))
+    terms = [t for t in terms if t not in _FRAME_WORDS]
+    # Most named aspects must be there: 「城镇居民人均可支配收入」 is not answered by the rural one.
+    if not terms or coverage(sentence, terms) < MIN_FIGURE_COVERAGE:
+        return False
+    for term in terms:
+        for form in _synonyms_of(term):
+            pos = norm.find(form)
+            while pos >= 0:
+                window = norm[pos + len(form) : pos + len(form) + 24]
+                for m in _FIGURE_RE.finditer(window):
+                    unit = m.group(2)
+                    is_rate = unit.startswith(("%", "‰", "个百分点"))
+                    if want_rate or not is_rate:
+                        return True
+                    break  # the first figure after the term is the one that belongs to it
+                pos = norm.find(form, pos + 1)
+    return False
+
+
+def answer_spans(question: str, analysis: QueryAnalysis, spans: list[Span], passages: list[Passage], limit: int = 10) -> list[Span]:
+    """The spans that can answer: for a question asking for a figure, only sentences that state
+    that figure (and, for last year's figure, not this year's target)."""
+    if not asks_quantity(question):
+        return spans
+    terms = topic_terms(question, analysis)
+    asks_target = bool(_PLAN_WORDS_RE.search(question))
+    usable = []
+    for span in spans[:limit]:
+        p = passages[span.passage_index]
+        sentence = p.text[span.start - p.start : span.end - p.start]
+        if analysis.time_focus == "past" and not asks_target and _PLAN_WORDS_RE.search(sentence):
+            continue
+        if states_figure(sentence, terms, question):
+            usable.append(span)
+    return usable
+
+
 def display_span(passage: Passage, span: Span, terms: list[str]) -> tuple[int, int]:
     """The part of a long sentence worth showing: the best clause and its neighbours."""
     a, b = span.start - passage.start, span.end - passage.start
