@@ -28,9 +28,10 @@ def test_offsets_point_into_document_text(small_kb_dir):
 
 def test_retrieves_the_right_passage_with_the_real_model(small_kb_dir, embedder):
     kb = load(small_kb_dir)
-    hits, analysis = search(kb, embedder, "彬州去年GDP总量有多大？", k=5)
-    passages = to_passages(kb, hits)
-    assert analysis.cities == ["彬州市"]
+    result = search(kb, embedder, "彬州去年GDP总量有多大？", k=5)
+    passages = to_passages(kb, result.hits)
+    assert result.analysis.cities == ["彬州市"]
+    assert result.sentence_sims  # sentence-level scores feed the answer step
     assert all(p.city == "彬州市" for p in passages)
     assert any("326.3亿元" in p.text for p in passages[:3])
 

@@ -1,0 +1,97 @@
+"""qa.retrieve / qa.ask / the CLI on a real small knowledge base (real model, FAISS on disk)."""
+import json
+
+import pytest
+
+import qa
+from qa.cli import main as cli
+from qa.retrieve import QuestionError
+
+
+@pytest.fixture
+def kb(small_kb_dir, monkeypatch):
+    monkeypatch.setenv("QA_KB_DIR", str(small_kb_dir))
+    return small_kb_dir
+
+
+def test_retrieve_public_api(kb):
+    hits = qa.retrieve("彬州去年GDP总量有多大？", k=5)
+    assert len(hits) == 5 and all(isinstance(h, qa.Passage) for h in hits)
+    assert hits[0].city == "彬州市" and hits[0].title == "2023年彬州市政府工作报告"
+    assert any("326.3亿元" in h.text for h in hits[:3])
+    assert hits == sorted(hits, key=lambda h: -h.score)
+    only = qa.retrieve("去年生产总值是多少？", k=3, city="宁波市")
+    assert {h.city for h in only} == {"宁波市"}
+
+
+def test_langchain_retriever(kb):
+    docs = qa.as_retriever(k=3, city="咸阳市").invoke("粮食总产量")
+    assert len(docs) == 3
+    assert all(d.metadata["city"] == "咸阳市" and d.page_content for d in docs)
+    assert {"title", "section", "start", "end", "score", "id"} <= set(docs[0].metadata)
+
+
+def test_ask_cites_the_figure(kb):
+    ans = qa.ask("彬州去年GDP总量有多大？")
+    assert not ans.refused
+    assert "326.3亿元" in ans.text and "[1]" in ans.text
+    assert ans.citations and "326.3亿元" in ans.citations[0].text
+    # every number in an extractive answer is copied from a cited passage
+    assert all(any(n in c.text for c in ans.citations) for n in ["326.3"])
+
+
+def test_ask_refuses_what_the_report_does_not_say(kb):
+    ans = qa.ask("彬州市现在的常住人口有多少？")
+    assert ans.refused and ans.text.startswith("报告中没有找到")
+    assert ans.related and not ans.citations
+    assert qa.ask("北京市去年GDP是多少？").refused
+
+
+def test_followup_keeps_the_city(kb):
+    first = qa.ask("彬州去年GDP总量有多大？")
+    follow = qa.ask("那咸阳呢？", history=[("彬州去年GDP总量有多大？", first.text)])
+    assert "咸阳" in follow.question
+    assert follow.citations and follow.citations[0].city == "咸阳市"
+
+
+def test_bad_questions_get_clear_errors(kb):
+    with pytest.raises(QuestionError, match="问题为空"):
+        qa.ask("   ")
+    with pytest.raises(QuestionError, match="问题太长"):
+        qa.retrieve("经济" * 5000)
+
+
+def test_ask_stream_ends_with_the_answer(kb):
+    events = list(qa.ask_stream("宁波去年的社会消费品零售总额有多少？"))
+    assert events[0]["type"] == "delta" and events[-1]["type"] == "answer"
+    assert "".join(e["text"] for e in events if e["type"] == "delta") == events[-1]["answer"].text
+
+
+def test_cli_search_ask_and_eval(kb, capsys, tmp_path):
+    assert cli(["search", "彬州去年GDP总量有多大？", "-k", "2", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 2 and rows[0]["city"] == "彬州市"
+    assert cli(["ask", "彬州去年GDP总量有多大？"]) == 0
+    out = capsys.readouterr().out
+    assert "326.3亿元" in out and "来源" in out
+    items = [{"id": "t1", "city": "彬州市", "type": "number_2022", "question": "彬州去年GDP总量有多大？",
+              "answer": "", "answer_keys": ["326.3亿元"], "evidence": ""}]
+    path = tmp_path / "mini.jsonl"
+    path.write_text("\n".join(json.dumps(i, ensure_ascii=False) for i in items), encoding="utf-8")
+    assert cli(["eval", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["retrieval"]["overall"]["hit@5"] == 1.0
+    assert report["answers"]["answer_accuracy"] == 1.0
+    assert cli(["ask", "  "]) == 2
+
+
+def test_cli_index_a_folder(tmp_path, small_sources, embedder, capsys):
+    kb_dir = tmp_path / "mykb"
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "r.txt").write_text("2023年测试市政府工作报告\n一、2022年工作回顾\n全市生产总值123.4亿元,增长5.6%。", encoding="utf-8")
+    (tmp_path / "docs" / "bad.pdf").write_bytes(b"%PDF broken")
+    assert cli(["--kb", str(kb_dir), "index", str(tmp_path / "docs")]) == 0
+    captured = capsys.readouterr()
+    assert "1 documents" in captured.out and "bad.pdf" in captured.err
+    hits = qa.retrieve("测试市去年生产总值", k=1, kb_dir=kb_dir)
+    assert "123.4亿元" in hits[0].text
