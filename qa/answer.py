@@ -64,10 +64,15 @@ def extractive_answer(question: str, analysis, passages: list[Passage], similari
     return Answer(text=text, citations=citations, question=question, mode="extractive")
 
 
-def _prepare(question: str, history: History | None, k: int, city, kb_dir):
+def _prepare(question: str, history: History | None, k: int, city, kb_dir, chat_model=None):
     question = check_question(question)
     kb = open_kb(kb_dir)
-    standalone = rewrite_followup(question, history, kb.cities)
+    if chat_model is not None and history:
+        from .llm import rewrite_with_llm
+
+        standalone = rewrite_with_llm(question, history, chat_model)
+    else:
+        standalone = rewrite_followup(question, history, kb.cities)
     cities = [city] if isinstance(city, str) else city
     result = search(kb, get_embedder(), standalone, k=max(k, ANSWER_PASSAGES), cities=cities)
     similarity = {}  # (doc_id, start) of a sentence -> its cosine with the question
@@ -104,8 +109,6 @@ def ask_stream(
     mode: str = "auto",
 ) -> Iterator[dict]:
     """Events for a UI: {"type": "delta", "text": ...} pieces, then {"type": "answer", "answer": Answer}."""
-    standalone, analysis, passages, similarity = _prepare(question, history, k, city, kb_dir)
-    extractive = extractive_answer(standalone, analysis, passages, similarity)
     chat_model = None
     if mode in ("auto", "llm"):
         from .llm import load_chat_model
@@ -113,6 +116,8 @@ def ask_stream(
         chat_model = load_chat_model()
         if chat_model is None and mode == "llm":
             raise ValueError("没有配置大模型：设置 QA_LLM（例如 openai:qwen2.5-7b-instruct）后再用 LLM 模式。")
+    standalone, analysis, passages, similarity = _prepare(question, history, k, city, kb_dir, chat_model)
+    extractive = extractive_answer(standalone, analysis, passages, similarity)
     if chat_model is None or extractive.refused:
         # Refusal is decided before any LLM call, so an LLM never gets to invent a figure.
         yield {"type": "delta", "text": extractive.text}

@@ -95,3 +95,19 @@ def test_cli_index_a_folder(tmp_path, small_sources, embedder, capsys):
     assert "1 documents" in captured.out and "bad.pdf" in captured.err
     hits = qa.retrieve("测试市去年生产总值", k=1, kb_dir=kb_dir)
     assert "123.4亿元" in hits[0].text
+
+
+@pytest.mark.parametrize("reply, mode", [
+    ("2022年彬州市全年完成生产总值326.3亿元[1]。", "llm"),
+    ("彬州生产总值999亿元[1]。", "llm-fallback"),  # a figure no passage has: never shown
+])
+def test_llm_answers_are_verified(kb, monkeypatch, reply, mode):
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    import qa.llm
+
+    monkeypatch.setattr(qa.llm, "load_chat_model", lambda spec=None: FakeListChatModel(responses=[reply]))
+    ans = qa.ask("彬州去年GDP总量有多大？", mode="llm")
+    assert ans.mode == mode
+    assert "326.3亿元" in ans.text and "999" not in ans.text
+    assert ans.citations and "326.3亿元" in ans.citations[0].text
