@@ -27,7 +27,7 @@ from qa.answer import ANSWER_PASSAGES, ask_stream  # noqa: E402
 from qa.index import default_kb_dir  # noqa: E402
 from qa.llm import describe_chat_model  # noqa: E402
 from qa.pipeline import open_kb  # noqa: E402
-from qa.retrieve import QuestionError  # noqa: E402
+from qa.retrieval import QuestionError  # noqa: E402
 from qa.schema import Answer, Passage  # noqa: E402
 
 log = logging.getLogger("app")

@@ -16,7 +16,7 @@ from typing import Iterator
 from .conversation import History, rewrite_followup
 from .extract import answer_spans, display_span, score_sentences, topic_terms
 from .pipeline import get_embedder, open_kb
-from .retrieve import check_question, search, to_passages
+from .retrieval import check_question, search, to_passages
 from .schema import Answer, Passage
 
 REFUSAL = "报告中没有找到{topic}的相关内容。"

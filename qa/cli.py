@@ -129,11 +129,11 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    from .index import IndexError_
-    from .retrieve import QuestionError
+    from .index import KnowledgeBaseError
+    from .retrieval import QuestionError
 
     try:
         return args.func(args)
-    except (QuestionError, IndexError_, FileNotFoundError, ValueError) as exc:
+    except (QuestionError, KnowledgeBaseError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

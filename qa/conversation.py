@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from .query import city_aliases, find_cities
+from .query import find_cities, strip_cities
 
 History = list[tuple[str, str]]  # (user question, assistant answer) pairs, oldest first
 
@@ -28,13 +28,6 @@ def _strip_question(question: str) -> str:
     return _TAIL_RE.sub("", _LEAD_RE.sub("", question.strip()))
 
 
-def _without_cities(text: str, cities: list[str]) -> str:
-    for city in cities:
-        for alias in sorted(city_aliases(city), key=len, reverse=True):
-            text = text.replace(alias, "")
-    return text
-
-
 def _content(text: str) -> str:
     """What is left of a question once ask words and time words are gone: its topic."""
     return _ASK_RE.sub("", _TIME_RE.sub("", text))
@@ -49,16 +42,16 @@ def rewrite_followup(question: str, history: History | None, cities: list[str]) 
     previous = history[-1][0]
     # The last turn that named a city (a rewritten question always does).
     prev_cities = next((c for c in (find_cities(q, cities) for q, _ in reversed(history)) if c), [])
-    core = re.sub(r"^(?:它们?|其|这个?|那个?|该)的?", "", _strip_question(_without_cities(question, named)))
+    core = re.sub(r"^(?:它们?|其|这个?|那个?|该)的?", "", _strip_question(strip_cities(question, named)))
     if named:
         if _content(core) or not prev_cities:
             return question  # names its own city and topic: a fresh question
         # 「那咸阳呢？」: the previous question, asked of the new city.
-        return named[0] + _without_cities(previous, prev_cities)
+        return named[0] + strip_cities(previous, prev_cities)
     if not prev_cities:
         return question
     time = "" if _TIME_RE.search(question) else "".join(_TIME_RE.findall(previous)[:1])
     if len(_content(core)) >= 2:
         return f"{prev_cities[0]}{time}{core}？"
-    topic = _content(_strip_question(_without_cities(previous, prev_cities)))
+    topic = _content(_strip_question(strip_cities(previous, prev_cities)))
     return f"{prev_cities[0]}{time}{topic}{core}？"

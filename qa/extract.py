@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .chunking import split_sentences_zh
 from .keywords import STOPWORDS, normalize_zh, tokenize_zh
-from .query import QueryAnalysis, city_aliases, section_time, synonym_groups
+from .query import QueryAnalysis, section_time, strip_cities, synonym_groups
 from .schema import Passage
 
 _ASKS_NUMBER_RE = re.compile(r"多少|几[个家项所处条万亿年次位]?|多大|多高|多长|多快|排第|第几|比例|比重|占比|增长|增速|下降|提高|率|达到|规模|总量|产值|收入")
@@ -21,8 +21,8 @@ _UNIT_RE = re.compile(r"多少(亿元|万元|元|万人次|人次|万人|人|个
 _NUMBER_RE = re.compile(r"\d")
 _PLAN_SENTENCE_RE = re.compile(r"预期目标|目标|力争|确保|计划|将|要|争取|以上|左右")
 _CLAUSE_SPLIT_RE = re.compile(r"(?<=[，,；;：:])")
-_DISPLAY_CHARS = 110
-W_COVERAGE, W_SIMILARITY, W_PASSAGE = 1.0, 2.0, 0.25  # a longer sentence is shown as the clauses around the answer
+_DISPLAY_CHARS = 110  # a longer sentence is shown as the clauses around the answer
+W_COVERAGE, W_SIMILARITY, W_PASSAGE = 0.5, 3.0, 0.25  # dev grid: similarity picks paraphrased sentences best
 
 # Question words and filler that say nothing about the topic.
 _QUESTION_FILLER = re.compile(r"多少|多大|多高|几|什么|哪些|哪个|哪|怎样|怎么样?|如何|为什么|是否|有没有|具体|大概|分别|呢|吗|请问|情况")
@@ -47,10 +47,7 @@ def _synonyms_of(token: str) -> list[str]:
 
 def topic_terms(question: str, analysis: QueryAnalysis) -> list[str]:
     """The question's content words: no city names, years, question words or stopwords."""
-    text = question
-    for city in analysis.cities:
-        for alias in sorted(city_aliases(city), key=len, reverse=True):
-            text = text.replace(alias, " ")
+    text = strip_cities(question, analysis.cities)
     text = re.sub(r"(?:19|20)\d{2}年|去年|今年|明年|前年|上年", " ", text)
     text = _QUESTION_FILLER.sub(" ", text)
     terms = []

@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable
 
-from .index import IndexError_, KBConfig, KnowledgeBase, build, default_kb_dir
+from .index import KnowledgeBaseError, KBConfig, KnowledgeBase, build, default_kb_dir
 from .ingest import IngestError, read_file
 from .pipeline import forget_kb, open_kb
 
@@ -260,7 +260,7 @@ def remove_report(doc_id: str, kb_dir: str | Path | None = None, progress: Progr
                 config.write(root)
         try:
             kb, _ = _rebuild(root, progress)
-        except IndexError_ as exc:
+        except KnowledgeBaseError as exc:
             raise ManageError(f"删除后知识库为空，无法重建：{exc}") from exc
     log.info("removed %s from %s (%s)", doc_id, root, "file deleted" if deleted else "excluded")
     return kb

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from .index import IndexCorruptError, KnowledgeBase, build, default_kb_dir, load, staleness
-from .retrieve import SearchSettings, search, to_passages
+from .retrieval import SearchSettings, search, to_passages
 from .schema import Passage
 
 log = logging.getLogger(__name__)

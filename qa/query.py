@@ -45,6 +45,14 @@ def expand_synonyms(text: str) -> list[str]:
     return extra
 
 
+def strip_cities(text: str, cities: list[str]) -> str:
+    """The text without any form of the given cities' names."""
+    for city in cities:
+        for alias in sorted(city_aliases(city), key=len, reverse=True):
+            text = text.replace(alias, "")
+    return text.strip()
+
+
 def city_aliases(city: str) -> list[str]:
     """「彬州市」 -> ["彬州市", "彬州"]: the forms people use for a city."""
     aliases = [city]
@@ -62,6 +70,7 @@ class QueryAnalysis:
     keyword_text: str = ""  # question + resolved years + synonyms, for BM25
     dense_text: str = ""  # question with relative years resolved, for the embedder
     time_focus: str | None = None  # "past" (the year under review) or "plan" (the report's year)
+    scoped_dense_text: str = ""  # dense_text without the city names, for a search inside their reports
 
 
 def find_cities(question: str, cities: list[str]) -> list[str]:
@@ -113,6 +122,7 @@ def analyze(question: str, cities: list[str], default_year: int | None) -> Query
         keyword_text=" ".join([question, *extra]),
         dense_text=dense,
         time_focus=focus,
+        scoped_dense_text=strip_cities(dense, named) or dense,
     )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from qa.evaluate import evaluate_retrieval, load_items
 from qa.pipeline import get_embedder, open_kb
-from qa.retrieve import SearchSettings, search, to_passages
+from qa.retrieval import SearchSettings, search, to_passages
 
 VARIANTS = {
     "dense only (passage + sentence vectors)": SearchSettings(keyword=False, report_aware=False),

@@ -5,7 +5,7 @@ import pytest
 
 import qa
 from qa.cli import main as cli
-from qa.retrieve import QuestionError
+from qa.retrieval import QuestionError
 
 
 @pytest.fixture

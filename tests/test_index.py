@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from qa.index import IndexCorruptError, IndexMissingError, build, load, staleness
-from qa.retrieve import search, to_passages
+from qa.retrieval import search, to_passages
 
 
 def test_build_writes_manifest_and_no_pickle(small_kb_dir, embedder):

@@ -43,3 +43,23 @@ def test_contains_key_respects_number_boundaries():
     assert contains_key("完成 75 亿元", "75亿元")
     assert contains_key("ＧＤＰ增长６．８％", "6.8%")
     assert not contains_key("收入1.958", "1.95")
+
+
+def test_rerank_reorders_only_the_head():
+    import numpy as np
+
+    from qa.retrieval import Hit, rerank
+    from qa.schema import Passage
+
+    class KB:
+        passages = [Passage(id=str(i), text=f"段落{i}", title="t", city=None, year=None, section="", source="s", start=0, end=3)
+                    for i in range(30)]
+
+    class FakeCrossEncoder:  # isolates the reordering logic; real models are configured by users
+        def predict(self, pairs):
+            return np.array([float(text[2:]) for _, text in pairs])  # higher row, higher score
+
+    hits = [Hit(row=i, score=1 - i / 100, dense=0, keyword=0, dense_rank=i, keyword_rank=None) for i in range(30)]
+    out = rerank(FakeCrossEncoder(), "问题", KB(), hits)
+    assert [h.row for h in out[:20]] == list(range(19, -1, -1))
+    assert [h.row for h in out[20:]] == list(range(20, 30))
