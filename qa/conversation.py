@@ -20,6 +20,7 @@ _TAIL_RE = re.compile(r"[呢吗吧啊呀]?[？?。！!\s]*$")
 _ASK_RE = re.compile(
     r"多少|多大|多高|多长|几[个家项所处条万亿]?|什么|哪些|哪个|哪|怎样|怎么样?|如何|为什么|是|有|呢|吗|了|的|要|打算|"
     r"计划|定|目标|增长|增速|下降|提高|具体|措施|做法|办法|达到|完成|比上年|同比|它们?|其|这个?|那个?|该|大概|分别|"
+    r"建成|新建|新增|建设|实现|引进|开|做|搞|"
     r"[？?，,。、！!\s]"
 )
 
@@ -34,14 +35,20 @@ def _content(text: str) -> str:
 
 
 def rewrite_followup(question: str, history: History | None, cities: list[str]) -> str:
-    """A standalone version of `question`, given earlier (question, answer) turns."""
-    question = question.strip()
-    if not history:
+    """A standalone version of `question`, given earlier (question, answer) turns. Earlier
+    questions are themselves resolved first, so a third turn still knows the first one's topic."""
+    standalone: list[str] = []
+    for earlier, _ in history or []:
+        standalone.append(_resolve(earlier.strip(), standalone, cities))
+    return _resolve(question.strip(), standalone, cities)
+
+
+def _resolve(question: str, previous_questions: list[str], cities: list[str]) -> str:
+    if not previous_questions:
         return question
     named = find_cities(question, cities)
-    previous = history[-1][0]
-    # The last turn that named a city (a rewritten question always does).
-    prev_cities = next((c for c in (find_cities(q, cities) for q, _ in reversed(history)) if c), [])
+    previous = previous_questions[-1]
+    prev_cities = find_cities(previous, cities)
     core = re.sub(r"^(?:它们?|其|这个?|那个?|该)的?", "", _strip_question(strip_cities(question, named)))
     if named:
         if _content(core) or not prev_cities:

@@ -23,6 +23,9 @@ _PLAN_SENTENCE_RE = re.compile(r"预期目标|目标|力争|确保|计划|将|�
 _CLAUSE_SPLIT_RE = re.compile(r"(?<=[，,；;：:])")
 _DISPLAY_CHARS = 110  # a longer sentence is shown as the clauses around the answer
 W_COVERAGE, W_SIMILARITY, W_PASSAGE = 0.5, 3.0, 0.25  # dev grid: similarity picks paraphrased sentences best
+W_COVERAGE_DESCRIPTIVE = 0.2
+TIME_WEIGHT = 1.0
+MIN_ANSWER_CHARS = 12
 
 # Question words and filler that say nothing about the topic.
 _QUESTION_FILLER = re.compile(r"多少|多大|多高|几|什么|哪些|哪个|哪|怎样|怎么样?|如何|为什么|是否|有没有|具体|大概|分别|呢|吗|请问|情况")
@@ -92,6 +95,9 @@ def score_sentences(question: str, analysis: QueryAnalysis, passages: list[Passa
     sentence to its embedding cosine with the question (from retrieval)."""
     terms = topic_terms(question, analysis)
     asks_number = bool(_ASKS_NUMBER_RE.search(question))
+    # A figure is named by its words (「一般公共预算收入」); a "how" question is paraphrased
+    # (「镶假牙」 for 「种植牙」), so there only meaning counts.
+    w_coverage = W_COVERAGE if asks_quantity(question) else W_COVERAGE_DESCRIPTIVE
     unit = _UNIT_RE.search(question)
     top = max((p.score for p in passages), default=1.0) or 1.0
     spans = []
@@ -100,12 +106,14 @@ def score_sentences(question: str, analysis: QueryAnalysis, passages: list[Passa
             sentence = p.text[a:b]
             cov = coverage(sentence, terms)
             sim = similarity.get((p.doc_id, p.start + a), 0.0)
-            score = W_COVERAGE * cov + W_SIMILARITY * sim + W_PASSAGE * (p.score / top) - 0.02 * pi
+            score = w_coverage * cov + W_SIMILARITY * sim + W_PASSAGE * (p.score / top) - 0.02 * pi
             if asks_number:
                 score += 0.1 if _NUMBER_RE.search(sentence) else -0.3
             if unit:
                 score += 0.1 if unit.group(1) in sentence else -0.1
-            score += _time_fit(analysis, p.section, sentence)
+            score += TIME_WEIGHT * _time_fit(analysis, p.section, sentence)
+            if len(sentence) < MIN_ANSWER_CHARS and not _NUMBER_RE.search(sentence):
+                score -= 1.0  # 「各位代表!」「行程万里,不忘初心。」 carry no answer; 「新增就业1.2万人。」 does
             spans.append(Span(pi, p.start + a, p.start + b, score, cov, sim))
     return sorted(spans, key=lambda s: -s.score)
 

@@ -36,6 +36,14 @@ def test_followups_carry_city_and_topic():
     assert rewrite_followup("彬州去年GDP？", [], CITIES) == "彬州去年GDP？"
 
 
+def test_third_turn_keeps_the_topic_of_the_first():
+    history = [("彬州去年GDP总量有多大？", "……"), ("那咸阳呢？", "……")]
+    third = rewrite_followup("它今年的增长目标是多少？", history, CITIES)
+    assert third.startswith("咸阳市") and "GDP" in third and "今年" in third
+    # a bare verb + quantity asks about the previous topic, not about a new one
+    assert "高标准农田" in rewrite_followup("去年建成了多少？", [("泸州今年要新建多少亩高标准农田？", "……")], CITIES)
+
+
 def test_contains_key_respects_number_boundaries():
     assert contains_key("增速高于全国0.7个百分点", "0.7")
     assert not contains_key("增长30.7%", "0.7%")
