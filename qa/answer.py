@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .conversation import History, rewrite_followup
-from .extract import answer_spans, display_span, score_sentences, topic_terms
+from .extract import answer_spans, asks_quantity, display_span, score_sentences, topic_terms
 from .pipeline import get_embedder, open_kb
 from .retrieval import check_question, search, to_passages
 from .schema import Answer, Passage
@@ -44,9 +44,13 @@ def extractive_answer(question: str, analysis, passages: list[Passage], similari
     best = spans[0]
     chosen = [best]
     # A second span when it covers the topic almost as well and comes from elsewhere
-    # (a question may ask two things: 「是多少？比上年涨了多少？」).
-    for s in spans[1:4]:
-        if s.score >= best.score - 0.1 and s.coverage >= best.coverage and not any(
+    # (a question may ask two things: 「是多少？比上年涨了多少？」). A "how" question gets the best
+    # sentence of a second passage too: measures are rarely one sentence.
+    descriptive = not asks_quantity(question)
+    for s in spans[1:8]:
+        close = s.score >= best.score - 0.1 and s.coverage >= best.coverage
+        other_passage = s.passage_index != best.passage_index
+        if (close or (descriptive and other_passage)) and not any(
                 c.passage_index == s.passage_index and abs(c.start - s.start) < 5 for c in chosen):
             chosen.append(s)
             break

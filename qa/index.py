@@ -223,8 +223,10 @@ def build(
 
     say(0.0, "读取文件")
     paths = config.source_paths(root)
+    source_hash = corpus_hash(paths, config.excluded)  # before reading: an edit during the build makes it stale
     result = load_documents(paths)
-    documents = [d for d in result.documents if d.doc_id not in set(config.excluded)]
+    excluded = set(config.excluded)
+    documents = [d for d in result.documents if d.doc_id not in excluded]
     if not documents:
         reasons = "; ".join(r for _, r in result.errors) or "no supported files (.txt .md .pdf .docx .jsonl)"
         raise KnowledgeBaseError(f"nothing to index in {', '.join(map(str, paths))}: {reasons}")
@@ -267,7 +269,7 @@ def build(
         "dim": int(vectors.shape[1]),
         "chunker_version": CHUNKER_VERSION,
         "chunk_config": asdict(chunk_config),
-        "corpus_hash": corpus_hash(paths, config.excluded),
+        "corpus_hash": source_hash,
         "faiss_index": type(faiss_index).__name__,
         "documents": len(documents),
         "passages": len(passages),
