@@ -86,7 +86,8 @@ def cmd_ask(args) -> int:
 def cmd_eval(args) -> int:
     from .evaluate import run_eval
 
-    return run_eval(Path(args.file), kb_dir=args.kb, answers=not args.retrieval_only, show_misses=args.misses, as_json=args.json)
+    return run_eval(Path(args.file), kb_dir=args.kb, answers=not args.retrieval_only, show_misses=args.misses,
+                    as_json=args.json, mode=args.mode, limit=args.limit)
 
 
 def cmd_bench(args) -> int:
@@ -120,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("file")
     p.add_argument("--retrieval-only", action="store_true")
     p.add_argument("--misses", action="store_true", help="list every miss")
+    p.add_argument("--mode", choices=["extractive", "llm"], default="extractive", help="answer mode (llm needs QA_LLM)")
+    p.add_argument("--limit", type=int, help="only the first N items")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
 

@@ -173,16 +173,18 @@ def format_answers(name: str, s: dict) -> str:
             f"ask p50 {s['latency_ms']['p50']:.1f} ms p95 {s['latency_ms']['p95']:.1f} ms")
 
 
-def run_eval(path: Path, kb_dir=None, answers: bool = True, show_misses: bool = False, as_json: bool = False) -> int:
-    """`python -m qa eval FILE`: retrieval metrics, then answer metrics (extractive mode)."""
+def run_eval(path: Path, kb_dir=None, answers: bool = True, show_misses: bool = False, as_json: bool = False,
+             mode: str = "extractive", limit: int | None = None) -> int:
+    """`python -m qa eval FILE`: retrieval metrics, then answer metrics (extractive mode unless
+    mode="llm", which needs QA_LLM)."""
     from .answer import ask
     from .pipeline import open_kb, retrieve
 
-    items = load_items(path)
+    items = load_items(path)[:limit]
     open_kb(kb_dir)  # load (or build) outside the timed loop
     out: dict = {}
     if items and "turns" in items[0]:
-        total, follow, misses = evaluate_conversations(items, lambda q, history: ask(q, history=history, kb_dir=kb_dir, mode="extractive"))
+        total, follow, misses = evaluate_conversations(items, lambda q, history: ask(q, history=history, kb_dir=kb_dir, mode=mode))
         out = {"all_turns": total, "followups": follow, "misses": misses}
         text = [format_answers("all turns", total), format_answers("follow-up turns", follow)]
     else:
@@ -192,9 +194,16 @@ def run_eval(path: Path, kb_dir=None, answers: bool = True, show_misses: bool = 
         text = [format_report(f"retrieval on {Path(path).name}", report)]
         misses = report["misses"]
         if answers:
-            summary, answer_misses = evaluate_answers(items, lambda q: ask(q, kb_dir=kb_dir, mode="extractive"))
-            out["answers"], out["answer_misses"] = summary, answer_misses
-            text.append(format_answers("answers (extractive)", summary))
+            modes: dict[str, int] = {}
+
+            def ask_counting(q: str):
+                ans = ask(q, kb_dir=kb_dir, mode=mode)
+                modes[ans.mode] = modes.get(ans.mode, 0) + 1
+                return ans
+
+            summary, answer_misses = evaluate_answers(items, ask_counting)
+            out["answers"], out["answer_misses"], out["answer_modes"] = summary, answer_misses, modes
+            text.append(format_answers(f"answers ({mode})", summary) + f" | modes {modes}")
             misses = misses + answer_misses
     if as_json:
         print(json.dumps(out, ensure_ascii=False, indent=1))
