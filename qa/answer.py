@@ -25,7 +25,9 @@ MIN_SPAN_SCORE = float(os.environ.get("QA_MIN_SPAN_SCORE", "1.9"))  # calibrated
 
 
 def _refusal(question: str, analysis, reason: str = "") -> str:
-    terms = topic_terms(question, analysis)
+    lowered = question.lower()
+    # Topic terms are normalised (lower case); show them as the user wrote them (「GDP」).
+    terms = [question[i : i + len(t)] if (i := lowered.find(t)) >= 0 else t for t in topic_terms(question, analysis)]
     where = "、".join(analysis.cities) if analysis.cities else ""
     topic = f"{where}{''.join(terms[:3])}" if (where or terms) else "这个问题"
     text = REFUSAL.format(topic=f"“{topic}”")
