@@ -112,4 +112,7 @@ def _load(name: str, query_prompt: str | None, passage_prompt: str | None) -> Em
         query_prompt = prompts.get("query", "")
     if passage_prompt is None:  # the names encode_document() looks for, in its order
         passage_prompt = next((prompts[k] for k in ("document", "passage", "corpus") if k in prompts), "")
+    if os.environ.get("QA_EMBED_QUERY_PROMPT") is not None or os.environ.get("QA_EMBED_PASSAGE_PROMPT") is not None:
+        # Vectors made with other prompts are other vectors: the index and cache must see that.
+        model_id += f"|query={query_prompt!r}|passage={passage_prompt!r}"
     return Embedder(model, model_id, query_prompt, passage_prompt)

@@ -64,9 +64,10 @@ def extractive_answer(question: str, analysis, passages: list[Passage], similari
             citations.append(passage)
         start, end = display_span(passage, span, terms)
         snippet = passage.text[start - passage.start : end - passage.start].rstrip("。；;，,")
-        parts.append(f"{snippet}[{citations.index(passage) + 1}]")
-    title = citations[0].title
-    text = f"据《{title}》：" + "；".join(parts) + "。"
+        # Each snippet names its report when they differ (「彬州和泸州去年GDP分别是多少？」).
+        source = f"据《{passage.title}》：" if not parts or passage.title != citations[0].title else ""
+        parts.append(f"{source}{snippet}[{citations.index(passage) + 1}]")
+    text = "；".join(parts) + "。"
     return Answer(text=text, citations=citations, question=question, mode="extractive")
 
 

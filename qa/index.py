@@ -14,6 +14,7 @@ Layout of a knowledge-base folder:
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -101,8 +102,11 @@ def corpus_hash(paths: list[Path], excluded: list[str]) -> str:
     h = hashlib.sha256()
     for f in list_files(paths):
         h.update(str(f.name).encode())
-        with open(f, "rb") as fh:
-            h.update(hashlib.file_digest(fh, "sha256").digest())
+        try:
+            with open(f, "rb") as fh:
+                h.update(hashlib.file_digest(fh, "sha256").digest())
+        except OSError:
+            h.update(b"unreadable")  # reported by name when the build reads it
     h.update(json.dumps(sorted(excluded)).encode())
     return h.hexdigest()
 
@@ -196,7 +200,7 @@ class KnowledgeBase:
     @property
     def default_year(self) -> int | None:
         years = [d.year for d in self.documents.values() if d.year]
-        return max(set(years), key=years.count) if years else None
+        return max(set(years), key=lambda y: (years.count(y), y)) if years else None
 
 
 def _teach_tokenizer(documents) -> None:
@@ -211,9 +215,16 @@ def build(
     chunk_config: ChunkConfig = ChunkConfig(),
     progress: Progress | None = None,
 ) -> tuple[KnowledgeBase, list[tuple[str, str]]]:
-    """(Re)build the knowledge base at root from its sources. Returns (kb, file errors)."""
+    """(Re)build the knowledge base at root from its sources. Returns (kb, file errors).
+    One build at a time per folder, across processes (a lock file), so two never clash."""
     root = Path(root or default_kb_dir())
     root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_locked(root, sources, embedder, chunk_config, progress)
+
+
+def _build_locked(root: Path, sources, embedder, chunk_config: ChunkConfig, progress: Progress | None):
     config = KBConfig.read(root)
     if sources is not None:
         config.sources = [str(Path(s).resolve()) for s in sources]
@@ -234,6 +245,8 @@ def build(
 
     say(0.05, "切分段落")
     passages = [p for d in documents for p in chunk_document(d, chunk_config)]
+    if not passages:
+        raise KnowledgeBaseError("the files hold headings only, no text to index")
     documents_by_id = {d.doc_id: d for d in documents}
     if embedder is None:
         from embeddings import load_embedder

@@ -159,8 +159,8 @@ def _read_jsonl(path: Path) -> list[Document]:
             continue
         try:
             row = json.loads(line)
-            title, body = str(row["title"]), str(row["text"])
-            doc_id = str(row.get("doc_id") or title)
+            doc_id = str(row.get("doc_id") or row["title"] or f"{path.stem}-{lineno}")
+            title, body = str(row["title"] or doc_id), str(row["text"] or "")
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise IngestError(f"{path.name} line {lineno}: expected {{\"doc_id\",\"title\",\"text\"}} ({exc})") from exc
         paragraphs = clean_paragraphs(body)

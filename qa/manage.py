@@ -244,23 +244,33 @@ def remove_report(doc_id: str, kb_dir: str | Path | None = None, progress: Progr
             raise ManageError("这是知识库里唯一的一份报告，不能删除（至少要保留一份）")
         uploads = root / "uploads"
         upload = uploads / document.source
-        deleted = False
+        trashed = None
         if upload.is_file() and _inside(upload, uploads):
             try:
                 docs = read_file(upload)
             except IngestError:
                 docs = []
             if len(docs) == 1 and docs[0].title == document.title:
-                upload.unlink()
-                deleted = True
-        if not deleted:
-            config = KBConfig.read(root)
-            if doc_id not in config.excluded:
-                config.excluded.append(doc_id)
-                config.write(root)
+                # Set aside, not deleted, until the rebuild has succeeded.
+                trashed = upload.with_name(f".trash-{upload.name}")
+                upload.rename(trashed)
+        config = KBConfig.read(root)
+        if trashed is None and doc_id not in config.excluded:
+            config.excluded.append(doc_id)
+            config.write(root)
         try:
             kb, _ = _rebuild(root, progress)
-        except KnowledgeBaseError as exc:
-            raise ManageError(f"删除后知识库为空，无法重建：{exc}") from exc
+        except Exception as exc:
+            if trashed is not None:
+                trashed.rename(upload)
+            else:
+                config.excluded.remove(doc_id)
+                config.write(root)
+            if isinstance(exc, KnowledgeBaseError):
+                raise ManageError(f"删除后无法重建知识库：{exc}") from exc
+            raise
+        if trashed is not None:
+            trashed.unlink()
+        deleted = trashed is not None
     log.info("removed %s from %s (%s)", doc_id, root, "file deleted" if deleted else "excluded")
     return kb

@@ -12,8 +12,10 @@ from .keywords import normalize_zh
 SYNONYMS_FILE = Path(__file__).with_name("synonyms.txt")
 _CITY_SUFFIXES = ("市", "县", "区", "州", "盟", "旗")
 # Words that look like a place name before 市 but are not one (「全市」「本市」「城市」…).
+# 「北京市去年GDP…」「在北京市…」: a place the user names, at the start or after 在/和/与/跟/比.
+# 「今年全市」「智慧城市」「农贸市场」「以县城为载体」 are not places.
+_PLACE_RE = re.compile(r"(?:^[在和与跟比及]?|(?<=[在和与跟比及、，,]))([\u4e00-\u9fff]{2,3}?)(?:市|县)(?![场民级域委长政区容值城])")
 _NOT_PLACES = {"全", "本", "我", "城", "超", "上", "都", "门", "股", "夜", "集", "该", "各", "县级", "地级", "副"}
-_PLACE_RE = re.compile(r"([\u4e00-\u9fff]{2,4}?)(?:市|县)")
 _RELATIVE_YEARS = {"前年": -2, "去年": -1, "上年": -1, "今年": 0, "本年": 0, "明年": 1}
 
 
@@ -73,6 +75,14 @@ class QueryAnalysis:
     scoped_dense_text: str = ""  # dense_text without the city names, for a search inside their reports
 
 
+def resolve_cities(names: list[str], cities: list[str]) -> list[str]:
+    """Explicit filters as the user wrote them (「彬州」「彬州市」) -> knowledge-base cities."""
+    found = find_cities(" ".join(names), cities)
+    if not found:
+        raise ValueError(f"知识库中没有这些城市的报告：{'、'.join(names)}（已有：{'、'.join(cities) or '无'}）")
+    return found
+
+
 def find_cities(question: str, cities: list[str]) -> list[str]:
     """KB cities named in the question, longest alias first, in order of appearance."""
     found: list[tuple[int, str]] = []
@@ -94,8 +104,8 @@ def analyze(question: str, cities: list[str], default_year: int | None) -> Query
     named = find_cities(question, cities)
     known = {a for c in cities for a in city_aliases(c)}
     unknown = [
-        m.group(0) for m in _PLACE_RE.finditer(question)
-        if m.group(1) not in _NOT_PLACES and m.group(0) not in known and m.group(1) not in known
+        m.group(0).lstrip("在和与跟比及") for m in _PLACE_RE.finditer(question)
+        if m.group(1) not in _NOT_PLACES and m.group(1)[-1] not in _NOT_PLACES and m.group(0) not in known and m.group(1) not in known
         and not any(a in m.group(0) for a in known)
     ]
     base_year = default_year

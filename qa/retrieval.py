@@ -12,7 +12,7 @@ import numpy as np
 from .index import KnowledgeBase
 from .extract import coverage, topic_terms
 from .keywords import bm25_scores, tokenize_zh
-from .query import QueryAnalysis, analyze, section_time
+from .query import QueryAnalysis, analyze, resolve_cities, section_time
 from .schema import Passage
 
 # One query at a time: FAISS's OpenMP threads only fight the embedder's for the 2 cores.
@@ -160,6 +160,8 @@ def search(
     """Ranked hits for a question. Explicit `cities` win over cities named in the question."""
     question = check_question(question)
     analysis = analyze(question, kb.cities, kb.default_year)
+    if cities:
+        cities = resolve_cities(cities, kb.cities)
     scope = cities or (analysis.cities if settings.report_aware else None)
     rows = candidate_rows(kb, scope)
     n = max(CANDIDATES, k)

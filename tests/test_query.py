@@ -13,6 +13,9 @@ def test_city_short_forms_and_unknown_places():
     a = analyze("北京市去年GDP是多少", CITIES, 2023)
     assert a.cities == [] and a.unknown_places == ["北京市"]
     assert analyze("全市生产总值", CITIES, 2023).unknown_places == []
+    assert analyze("在北京市投资了多少？", CITIES, 2023).unknown_places == ["北京市"]
+    for question in ("今年全市GDP是多少？", "智慧城市建设有哪些举措？", "农贸市场改造了多少个？", "推进以县城为载体的城镇化"):
+        assert analyze(question, CITIES, 2023).unknown_places == [], question
 
 
 def test_relative_years_and_synonyms():
