@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .schema import Document, Passage
 
-CHUNKER_VERSION = "zh-sent-v1"
+CHUNKER_VERSION = "zh-sent-v2"
 
 # Sentence ends in this corpus: full-width 。！？； and ASCII !?; (ASCII "." is a decimal point
 # here, so it never ends a sentence), plus any closing quotes/brackets right after them.
@@ -138,7 +138,8 @@ def chunk_document(doc: Document, config: ChunkConfig = ChunkConfig()) -> list[P
         paragraph = text[a:b]
         level = heading_level(paragraph)
         if level:
-            set_heading(level, paragraph.rstrip("。；;:："))
+            if paragraph.strip() != doc.title:  # a title repeated as a page header is no section
+                set_heading(level, paragraph.rstrip("。；;:："))
             continue
         inline = _inline_heading(paragraph)
         if inline:

@@ -91,6 +91,8 @@ def split_reports(paragraphs: list[str]) -> list[tuple[str | None, list[str]]]:
     follows; a file with no title line is one untitled document.
     """
     title_at = [i for i, p in enumerate(paragraphs) if TITLE_RE.match(p)]
+    # A title repeated as a page header (PDF) continues the same report.
+    title_at = [i for n, i in enumerate(title_at) if n == 0 or paragraphs[i].strip() != paragraphs[title_at[0 if n == 0 else n - 1]].strip()]
     if not title_at:
         return [(None, paragraphs)]
     bounds = title_at + [len(paragraphs)]

@@ -213,12 +213,8 @@ def add_files(
                 added.append(target)
             if not added:
                 return open_kb(root), errors
-            # A report removed earlier and now added again must not stay excluded.
-            config = KBConfig.read(root)
-            new_ids = {d.doc_id for f in added for d in read_file(f)}
-            if new_ids & set(config.excluded):
-                config.excluded = [x for x in config.excluded if x not in new_ids]
-                config.write(root)
+            # A removed report stays removed: an upload with the same title is a new version
+            # (uploads are read after the configured sources, so it gets its own id).
             kb, build_errors = _rebuild(root, progress)
         except Exception:
             for f in added:  # leave the uploads folder as it was: the old index stays current

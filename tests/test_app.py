@@ -128,6 +128,18 @@ def test_remove_uploaded_report_deletes_its_file(kb_copy, report_file):
     assert kb.manifest["embedded_now"] == 0
 
 
+def test_new_version_of_a_removed_report_replaces_it(kb_copy, tmp_path):
+    kb = load(kb_copy)
+    old_id = next(d.doc_id for d in kb.documents.values() if d.city == "咸阳市")
+    manage.remove_report(old_id, kb_dir=kb_copy)
+    new = tmp_path / "xianyang-v2.txt"
+    new.write_text("2023年咸阳市政府工作报告\n一、2022年工作回顾\n全市生产总值2999.9亿元,增长4.9%。", encoding="utf-8")
+    kb, errors = manage.add_files([new], kb_dir=kb_copy)
+    assert errors == []
+    xianyang = [d for d in kb.documents.values() if d.city == "咸阳市"]
+    assert len(xianyang) == 1 and "2999.9亿元" in xianyang[0].text
+
+
 def test_remove_bundled_report_excludes_it(kb_copy):
     kb = load(kb_copy)
     doc_id = next(d.doc_id for d in kb.documents.values() if d.city == "咸阳市")

@@ -96,3 +96,13 @@ def test_unsupported_suffix_has_clear_error(tmp_path):
     path.write_bytes(b"x")
     with pytest.raises(IngestError, match="unsupported"):
         read_file(path)
+
+
+def test_title_repeated_as_page_header_stays_one_report():
+    from qa.ingest import documents_from_text
+
+    text = "2023年甲市政府工作报告\n第一页内容。\n2023年甲市政府工作报告\n第二页内容。\n2023年乙市政府工作报告\n乙的内容。"
+    docs = documents_from_text(text, "x.pdf", "x")
+    assert [d.city for d in docs] == ["甲市", "乙市"]
+    assert "第一页内容" in docs[0].text and "第二页内容" in docs[0].text
+    assert "2023年甲市政府工作报告" in docs[0].text  # kept as text, offsets stay valid
