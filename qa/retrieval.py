@@ -22,7 +22,7 @@ MAX_QUESTION_CHARS = 2000
 CANDIDATES = 50  # per retriever, before fusion
 IVF_NPROBE = 32
 RRF_K = 60
-PASSAGE_WEIGHT = 0.3  # dense score = 0.3 passage + 0.7 best sentence (ablation in docs/retrieval.md)
+PASSAGE_WEIGHT = 0.3  # dense score = 0.3 passage + 0.7 best sentence (ablation in docs/measurements.md)
 KEYWORD_WEIGHT = 0.1  # weighted fusion: dense cosine + 0.1 * topic coverage * BM25 / max BM25
 YEAR_PRIOR = 0.02  # bonus for passages in the section of the year asked about (review vs plans)
 
