@@ -13,11 +13,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
-from .conversation import History, rewrite_followup
+from .conversation import rewrite_followup
 from .extract import answer_spans, asks_quantity, display_span, score_sentences, topic_terms
 from .pipeline import get_embedder, open_kb
 from .retrieval import check_question, search, to_passages
-from .schema import Answer, Passage
+from .schema import Answer, History, Passage
 
 REFUSAL = "报告中没有找到{topic}的相关内容。"
 ANSWER_PASSAGES = 6  # passages read for an answer

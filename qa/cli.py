@@ -86,7 +86,7 @@ def cmd_ask(args) -> int:
 def cmd_eval(args) -> int:
     from .evaluate import run_eval
 
-    return run_eval(Path(args.file), kb_dir=args.kb, answers=not args.retrieval_only, show_misses=args.misses,
+    return run_eval(Path(args.file), kb_dir=args.kb, with_answers=not args.retrieval_only, show_misses=args.misses,
                     as_json=args.json, mode=args.mode, limit=args.limit)
 
 

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import re
 
+from .query import TIME_WORDS_RE as _TIME_RE
 from .query import find_cities, strip_cities
+from .schema import History
 
-History = list[tuple[str, str]]  # (user question, assistant answer) pairs, oldest first
-
-_TIME_RE = re.compile(r"(?:19|20)\d{2}年|去年|今年|明年|前年|上年|本年")
 _LEAD_RE = re.compile(r"^(?:那么|那|那个|还有|另外|再问一下|请问|听说)[，,、\s]*")
 _TAIL_RE = re.compile(r"[呢吗吧啊呀]?[？?。！!\s]*$")
 # Words that ask or point back rather than name a topic: 「它今年的增长目标是多少？」 has no topic

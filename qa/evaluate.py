@@ -119,6 +119,10 @@ def _answer_row(item: dict, ans, ms: float) -> dict:
     }
 
 
+def _is_miss(row: dict) -> bool:
+    return not row["correct"] if row["answerable"] else not row["refused"]
+
+
 def summarize_answers(rows: list[dict]) -> dict:
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
@@ -142,7 +146,7 @@ def evaluate_answers(items: list[dict], ask: Callable) -> tuple[dict, list[dict]
         ans = ask(item["question"])
         row = _answer_row(item, ans, (time.perf_counter() - t0) * 1000)
         rows.append(row)
-        if row["answerable"] != (row["correct"] or False) or (not row["answerable"] and not row["refused"]):
+        if _is_miss(row):
             misses.append({"id": item.get("id"), "type": item.get("type"), "question": item["question"],
                            "keys": item.get("answer_keys"), "answer": ans.text[:160]})
     return summarize_answers(rows), misses
@@ -160,7 +164,7 @@ def evaluate_conversations(conversations: list[dict], ask: Callable) -> tuple[di
             rows.append(row)
             if i:
                 followups.append(row)
-            if row["answerable"] and not row["correct"] or (not row["answerable"] and not row["refused"]):
+            if _is_miss(row):
                 misses.append({"id": conv.get("id"), "turn": i + 1, "question": turn["question"], "rewritten": ans.question,
                                "keys": turn.get("answer_keys"), "answer": ans.text[:160]})
             history.append((turn["question"], ans.text))
@@ -173,7 +177,7 @@ def format_answers(name: str, s: dict) -> str:
             f"ask p50 {s['latency_ms']['p50']:.1f} ms p95 {s['latency_ms']['p95']:.1f} ms")
 
 
-def run_eval(path: Path, kb_dir=None, answers: bool = True, show_misses: bool = False, as_json: bool = False,
+def run_eval(path: Path, kb_dir=None, with_answers: bool = True, show_misses: bool = False, as_json: bool = False,
              mode: str = "extractive", limit: int | None = None) -> int:
     """`python -m qa eval FILE`: retrieval metrics, then answer metrics (extractive mode unless
     mode="llm", which needs QA_LLM)."""
@@ -193,7 +197,7 @@ def run_eval(path: Path, kb_dir=None, answers: bool = True, show_misses: bool = 
         out["retrieval"] = report
         text = [format_report(f"retrieval on {Path(path).name}", report)]
         misses = report["misses"]
-        if answers:
+        if with_answers:
             modes: dict[str, int] = {}
 
             def ask_counting(q: str):

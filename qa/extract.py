@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .chunking import split_sentences_zh
 from .keywords import STOPWORDS, normalize_zh, tokenize_zh
-from .query import QueryAnalysis, section_time, strip_cities, synonym_groups
+from .query import TIME_WORDS_RE, QueryAnalysis, section_time, strip_cities, synonym_groups
 from .schema import Passage
 
 _ASKS_NUMBER_RE = re.compile(r"多少|几[个家项所处条万亿年次位]?|多大|多高|多长|多快|排第|第几|比例|比重|占比|增长|增速|下降|提高|率|达到|规模|总量|产值|收入")
@@ -38,7 +38,6 @@ class Span:
     end: int
     score: float
     coverage: float  # share of the question's topic words found
-    similarity: float  # embedding cosine with the question
 
 
 def _synonyms_of(token: str) -> list[str]:
@@ -51,7 +50,7 @@ def _synonyms_of(token: str) -> list[str]:
 def topic_terms(question: str, analysis: QueryAnalysis) -> list[str]:
     """The question's content words: no city names, years, question words or stopwords."""
     text = strip_cities(question, analysis.cities)
-    text = re.sub(r"(?:19|20)\d{2}年|去年|今年|明年|前年|上年", " ", text)
+    text = TIME_WORDS_RE.sub(" ", text)
     text = _QUESTION_FILLER.sub(" ", text)
     terms = []
     for tok in tokenize_zh(text):
@@ -114,7 +113,7 @@ def score_sentences(question: str, analysis: QueryAnalysis, passages: list[Passa
             score += TIME_WEIGHT * _time_fit(analysis, p.section, sentence)
             if len(sentence) < MIN_ANSWER_CHARS and not _NUMBER_RE.search(sentence):
                 score -= 1.0  # 「各位代表!」「行程万里,不忘初心。」 carry no answer; 「新增就业1.2万人。」 does
-            spans.append(Span(pi, p.start + a, p.start + b, score, cov, sim))
+            spans.append(Span(pi, p.start + a, p.start + b, score, cov))
     return sorted(spans, key=lambda s: -s.score)
 
 

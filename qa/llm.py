@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .schema import Passage
+from .schema import History, Passage
 
 if TYPE_CHECKING:  # langchain-core is light, but keep model classes out of import time
     from langchain_core.language_models import BaseChatModel
@@ -34,7 +34,6 @@ MAX_HISTORY_TURNS = 3  # older turns rarely matter and small local models have s
 MIN_OVERLAP = 0.4  # share of a sentence's bigrams a passage must hold to be cited by repair
 _DELIMITERS = ("<<<段落开始>>>", "<<<段落结束>>>")
 
-History = list[tuple[str, str]]  # (user question, assistant answer) pairs, oldest first
 
 
 # ---------------------------------------------------------------- model configuration

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+History = list[tuple[str, str]]  # (user question, assistant answer) pairs, oldest first
+
 
 @dataclass
 class Document:
