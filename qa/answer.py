@@ -23,6 +23,7 @@ REFUSAL = "报告中没有找到{topic}的相关内容。"
 ANSWER_PASSAGES = 6  # passages read for an answer
 # Below this no sentence is a credible answer (a sentence scores ≈ 3 × its cosine with the question).
 MIN_SPAN_SCORE = float(os.environ.get("QA_MIN_SPAN_SCORE", "1.9"))
+DESCRIPTIVE_SPANS, DESCRIPTIVE_MARGIN = 3, 0.05  # dev: 3 within 0.05 (≈ 0.017 cosine) beat 2, or a wider margin
 
 
 def _refusal(question: str, analysis, reason: str = "") -> str:
@@ -46,17 +47,20 @@ def extractive_answer(question: str, analysis, passages: list[Passage], similari
     terms = topic_terms(question, analysis)
     best = spans[0]
     chosen = [best]
-    # A second span when it covers the topic almost as well and comes from elsewhere
-    # (a question may ask two things: 「是多少？比上年涨了多少？」). A "how" question gets the best
-    # sentence of a second passage too: measures are rarely one sentence.
+    # A figure question gets a second span when it covers the topic as well and scores almost as
+    # high (it may ask two things: 「是多少？比上年涨了多少？」). A "how" question gets up to three
+    # sentences, from more than one passage and within DESCRIPTIVE_MARGIN of the best: measures are
+    # rarely one sentence, and among near-equal sentences the scores cannot tell which one says it.
     descriptive = not asks_quantity(question)
     for s in spans[1:8]:
-        close = s.score >= best.score - 0.1 and s.coverage >= best.coverage
-        other_passage = s.passage_index != best.passage_index
-        if (close or (descriptive and other_passage)) and not any(
-                c.passage_index == s.passage_index and abs(c.start - s.start) < 5 for c in chosen):
-            chosen.append(s)
+        if len(chosen) == (DESCRIPTIVE_SPANS if descriptive else 2):
             break
+        if descriptive:  # the best sentence of a second passage; any sentence nearly as good as the best
+            close = s.score >= best.score - DESCRIPTIVE_MARGIN or (len(chosen) == 1 and s.passage_index != best.passage_index)
+        else:
+            close = s.score >= best.score - 0.1 and s.coverage >= best.coverage
+        if close and not any(c.passage_index == s.passage_index and abs(c.start - s.start) < 5 for c in chosen):
+            chosen.append(s)
     citations: list[Passage] = []
     parts = []
     for span in chosen:

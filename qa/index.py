@@ -30,7 +30,7 @@ from typing import Callable
 import faiss
 import numpy as np
 
-from .chunking import CHUNKER_VERSION, ChunkConfig, chunk_document, embedding_header, embedding_text, split_sentences_zh
+from .chunking import CHUNKER_VERSION, ChunkConfig, chunk_document, keyword_text, sentence_embedding_text, split_sentences_zh
 from .ingest import list_files, load_documents
 from .keywords import add_words, build_bm25, load_bm25, save_bm25, tokenize_zh
 from .query import city_aliases, synonym_groups
@@ -38,7 +38,7 @@ from .schema import Document, Passage
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # 3: passage vectors are the mean of their sentences' vectors
+FORMAT_VERSION = 4  # 4: only sentences are embedded (after their city); a passage's vector is their mean
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_DIR / "data" / "reports"
 # Flat search is exact and fast up to this many vectors (≈ 150 MB); above it IVF keeps queries fast.
@@ -263,7 +263,7 @@ def _build_locked(root: Path, sources, embedder, chunk_config: ChunkConfig, prog
     # a 300-character passage, and a passage's vector is the mean of its sentences' vectors
     # (better on dev than embedding the passage itself, at 60% of the build time).
     sentences = [(row, p.start + a, p.start + b) for row, p in enumerate(passages) for a, b in split_sentences_zh(p.text)]
-    texts = [f"{embedding_header(passages[row])}\n{documents_by_id[passages[row].doc_id].text[a:b]}" for row, a, b in sentences]
+    texts = [sentence_embedding_text(passages[row], documents_by_id[passages[row].doc_id].text[a:b]) for row, a, b in sentences]
     cache = EmbeddingCache(root / "embed_cache.sqlite")
     try:
         sentence_vectors, n_embedded = embed_with_cache(embedder, texts, cache, progress=lambda f, m: say(0.1 + 0.8 * f, m))
@@ -281,7 +281,7 @@ def _build_locked(root: Path, sources, embedder, chunk_config: ChunkConfig, prog
     faiss.write_index(faiss_index, str(tmp / "index.faiss"))
     faiss.write_index(make_faiss_index(sentence_vectors), str(tmp / "sentences.faiss"))
     _write_store(tmp / "store.sqlite", documents, passages, sentences)
-    bm25 = build_bm25([tokenize_zh(embedding_text(p)) for p in passages])
+    bm25 = build_bm25([tokenize_zh(keyword_text(p)) for p in passages])
     save_bm25(bm25, tmp / "bm25")
     manifest = {
         "format_version": FORMAT_VERSION,

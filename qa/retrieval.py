@@ -76,8 +76,8 @@ def _sentences_of(kb: KnowledgeBase, rows: np.ndarray) -> np.ndarray:
 def dense_search(kb: KnowledgeBase, query_vector: np.ndarray, rows: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray, dict[int, float]]:
     """(rows, scores, sentence similarities) of the n best passages by meaning.
 
-    A passage scores by its own vector and, more, by its best sentence: a question about one
-    fact matches that fact's sentence better than the average of a whole passage. Inside named
+    A passage scores by its vector (the mean of its sentences') and, more, by its best sentence:
+    a question about one fact matches that fact's sentence better than a whole passage. Inside named
     reports every passage is scored exactly (a few hundred vectors); over the whole index the
     candidates come from the FAISS indexes (exact below FLAT_MAX_VECTORS, approximate above)."""
     query = query_vector.astype(np.float32)

@@ -26,7 +26,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from qa.chunking import CHUNKER_VERSION, embedding_text
+from qa.chunking import CHUNKER_VERSION, keyword_text
 from qa.evaluate import load_items, percentile
 from qa.index import _atomic_write, _swap_current, _write_store, build_bm25, load, make_faiss_index, save_bm25
 from qa.keywords import tokenize_zh
@@ -104,7 +104,7 @@ def main() -> None:
     faiss.write_index(sindex, str(build_dir / "sentences.faiss"))
     out["faiss_sentences"] = f"{type(sindex).__name__} {time.perf_counter() - t:.1f} s"
     t = time.perf_counter()
-    save_bm25(build_bm25([tokenize_zh(embedding_text(p)) for p in passages]), build_dir / "bm25")
+    save_bm25(build_bm25([tokenize_zh(keyword_text(p)) for p in passages]), build_dir / "bm25")
     out["bm25_build_s"] = round(time.perf_counter() - t, 1)
     t = time.perf_counter()
     _write_store(build_dir / "store.sqlite", documents, passages, sentences)
