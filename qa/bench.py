@@ -2,7 +2,7 @@
 
 - cold build: a fresh knowledge base from the bundled reports with an empty embedding cache
   (only with --cold: it embeds everything)
-- warm start: a new process that loads the existing index and the model and answers one question
+- warm start: a new process that loads the existing index and retrieves for one question
 - retrieve / ask latency p50/p95 over the dev questions, and this process's peak RSS
 """
 from __future__ import annotations

@@ -28,7 +28,7 @@ _MAX_HEADING_CHARS = 45
 
 @dataclass(frozen=True)
 class ChunkConfig:
-    max_chars: int = 300  # e5 reads at most 512 tokens; ~300 CJK chars + header stays well below
+    max_chars: int = 300  # what a reader takes in at a glance; also the cited unit
     min_chars: int = 80  # a paragraph break ends a chunk only once it holds this much
     overlap_sentences: int = 0
 

@@ -62,20 +62,23 @@ def topic_terms(question: str, analysis: QueryAnalysis) -> list[str]:
     return [t for t in terms if not any(t != u and t in u for u in terms)]
 
 
-def _readings(sentence: str) -> str:
-    """The sentence as topic terms are matched against it. 「城乡居民……分别达到73326元、38482元」
-    speaks of 城镇居民 and 农村居民 at once, so both readings are added."""
+def _readings(sentence: str) -> list[str]:
+    """The sentence as topic terms are matched against it. 「城乡居民人均可支配收入分别达到73326元、
+    38482元」 gives the 城镇 and the 农村 figure at once, so it is also read as each of them."""
     norm = normalize_zh(sentence)
-    if "城乡" in norm:
-        norm = "\n".join((norm, norm.replace("城乡", "城镇"), norm.replace("城乡", "农村")))
-    return norm
+    if "城乡" in norm and "分别" in norm:
+        return [norm, norm.replace("城乡", "城镇"), norm.replace("城乡", "农村")]
+    return [norm]
 
 
 def coverage(sentence: str, terms: list[str]) -> float:
     """Share of the topic (weighted by term length) found in the sentence, synonyms counted."""
     if not terms:
         return 0.0
-    norm = _readings(sentence)
+    return max(_coverage(norm, terms) for norm in _readings(sentence))
+
+
+def _coverage(norm: str, terms: list[str]) -> float:
     total = found = 0.0
     for term in terms:
         weight = min(len(term), 4)
@@ -132,7 +135,7 @@ MIN_FIGURE_COVERAGE = 0.6  # calibrated on dev: refusal recall vs false refusals
 _FRAME_WORDS = frozenset("完成 达到 实现 全年 具体 平均 做到 想做到 打算 计划 准备 提出 新建 引进 安排 "
                          "其中 以上 规模 现在 当年 累计 目标 要求 提高 增长 下降 比上年 涨 分别 一共 总共 共 "
                          "提到 提高到 增加到 增长到 增至 突破 超过 "
-                         "亿元 万元 元 人次 万人次 人 万人 公里 千米 吨 万吨 亩 万亩 平方米 万平方米 户 套 所 家 个 项 座 条 倍".split())
+                         "亿元 万元 人次 万人次 万人 公里 千米 万吨 万亩 平方米 万平方米".split())
 _ASKS_RATE_RE = re.compile(r"率|比例|比重|占比|强度|增长|增速|涨|下降|提高|百分点|差距|比")
 _FIGURE_RE = re.compile(r"(\d[\d.,]*)\s*(%|‰|个百分点|[^\d\s，,。；;、:：%（(）)]{0,4})")
 _PLAN_WORDS_RE = re.compile(r"力争|预期目标|确保|计划|争取|目标")
@@ -145,12 +148,14 @@ def asks_quantity(question: str) -> bool:
 def states_figure(sentence: str, terms: list[str], question: str) -> bool:
     """Does the sentence give a figure for the topic, of the kind asked? 「旅游总收入是多少」 needs an
     amount right after 旅游总收入 (not just its growth rate); 「增长多少」 accepts a percentage."""
-    norm = _readings(sentence)
     want_rate = bool(_ASKS_RATE_RE.search(question))
     terms = [t for t in terms if t not in _FRAME_WORDS]
     # Most named aspects must be there: 「城镇居民人均可支配收入」 is not answered by the rural one.
-    if not terms or coverage(sentence, terms) < MIN_FIGURE_COVERAGE:
-        return False
+    return bool(terms) and any(_coverage(norm, terms) >= MIN_FIGURE_COVERAGE and _figure_follows(norm, terms, want_rate)
+                               for norm in _readings(sentence))
+
+
+def _figure_follows(norm: str, terms: list[str], want_rate: bool) -> bool:
     for term in terms:
         for form in _synonyms_of(term):
             pos = norm.find(form)

@@ -4,11 +4,12 @@ Layout of a knowledge-base folder:
 
     config.json          sources to index and reports excluded from them (user-editable)
     uploads/             files added through the app
-    embed_cache.sqlite   passage vectors by (model, content hash): a rebuild embeds only what changed
+    embed_cache.sqlite   sentence vectors by (model, content hash): a rebuild embeds only what changed
     current -> builds/X  the index in use; a build writes builds/Y, then swaps this link atomically,
     builds/X/            so an interrupted build leaves the previous index usable
         manifest.json    model id and dimension, chunker version and settings, corpus hash
-        index.faiss      inner product over L2-normalized vectors (= cosine)
+        index.faiss      passage vectors (the mean of their sentences'), inner product = cosine
+        sentences.faiss  sentence vectors (each embedded after its city name)
         store.sqlite     documents and passages (no pickle anywhere)
         bm25/            bm25s arrays + JSON vocabulary
 """
@@ -146,7 +147,7 @@ def embed_with_cache(embedder, texts: list[str], cache: EmbeddingCache, progress
     """Vectors for texts, embedding only those not cached. Returns (vectors, how many were embedded)."""
     hashes = [_text_hash(t) for t in texts]
     cached = cache.get_many(embedder.model_id, list(set(hashes)))
-    # Length-sorted batches pad little: twice the throughput of mixed sentences and passages.
+    # Length-sorted batches pad little: twice the throughput of batches in corpus order.
     todo = sorted({h: t for h, t in zip(hashes, texts) if h not in cached}.items(), key=lambda item: len(item[1]))
     step = 256
     for i in range(0, len(todo), step):
@@ -162,7 +163,9 @@ def embed_with_cache(embedder, texts: list[str], cache: EmbeddingCache, progress
 
 
 def mean_vectors(vectors: np.ndarray, owners: np.ndarray, n: int) -> np.ndarray:
-    """Row i: the normalized mean of the vectors owned by i (every owner has at least one)."""
+    """Row i: the normalized mean of the vectors owned by i; every i must own at least one."""
+    if n and np.bincount(owners, minlength=n).min() == 0:
+        raise ValueError("every passage needs at least one sentence vector")
     means = np.zeros((n, vectors.shape[1]), np.float32)
     np.add.at(means, owners, vectors)
     return means / np.linalg.norm(means, axis=1, keepdims=True)

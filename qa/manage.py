@@ -1,7 +1,7 @@
 """Knowledge-base management for the app: list reports, add files, remove a report, rebuild.
 
 Added files are copied into `<kb>/uploads/` (under a safe name, never outside that folder) and
-the index is rebuilt; the embedding cache makes that rebuild embed only the new passages.
+the index is rebuilt; the embedding cache makes that rebuild embed only the new sentences.
 Removing a report deletes its file when it came from a single-report upload, and otherwise
 adds its doc_id to `KBConfig.excluded` (the bundled collection is one file with 24 reports).
 Every change ends with `forget_kb`, so the next `open_kb` loads the new index.

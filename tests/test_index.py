@@ -3,9 +3,10 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from qa.index import IndexCorruptError, IndexMissingError, build, load, staleness
+from qa.index import IndexCorruptError, IndexMissingError, build, load, mean_vectors, staleness
 from qa.retrieval import search, to_passages
 
 
@@ -18,6 +19,16 @@ def test_build_writes_manifest_and_no_pickle(small_kb_dir, embedder):
     assert {"index.faiss", "store.sqlite", "manifest.json"} <= files
     assert not [f for f in files if f.endswith((".pkl", ".pickle"))]
     assert staleness(small_kb_dir, embedder.model_id) is None
+
+
+def test_passage_vectors_are_the_mean_of_their_sentences(small_kb_dir):
+    kb = load(small_kb_dir)
+    sentence_vectors = kb.sentence_index.reconstruct_n(0, kb.sentence_index.ntotal)
+    for row in (0, len(kb.passages) // 2, len(kb.passages) - 1):
+        mean = sentence_vectors[kb.first_sentence[row] : kb.first_sentence[row + 1]].mean(axis=0)
+        np.testing.assert_allclose(kb.faiss_index.reconstruct(row), mean / np.linalg.norm(mean), atol=1e-5)
+    with pytest.raises(ValueError, match="at least one sentence"):
+        mean_vectors(sentence_vectors[:2], np.array([0, 0]), 2)
 
 
 def test_offsets_point_into_document_text(small_kb_dir):
