@@ -57,7 +57,7 @@ def extractive_answer(question: str, analysis, passages: list[Passage], similari
         if len(chosen) == (DESCRIPTIVE_SPANS if descriptive else 2) or s.score < MIN_SPAN_SCORE:
             break
         if descriptive:
-            first_elsewhere = all(c.passage_index == best.passage_index != s.passage_index for c in chosen)
+            first_elsewhere = s.passage_index != best.passage_index and all(c.passage_index == best.passage_index for c in chosen)
             close = s.score >= best.score - DESCRIPTIVE_MARGIN or first_elsewhere
         else:
             close = s.score >= best.score - 0.1 and s.coverage >= best.coverage

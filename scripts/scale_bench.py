@@ -4,11 +4,12 @@
 
 The corpus: synthetic copies of the bundled reports with every city name replaced by a made-up
 two-character name (same length, so every offset stays valid). Embedding 100x the corpus on 2 cores
-would take about 3 hours (about 75 sentences/s, docs/measurements.md), so a copy reuses the real vectors of
-its original sentences, slightly perturbed and re-normalised (its passage vectors are their means). Everything else is the real
-code: FAISS index choice and build, BM25 over jieba tokens of all the text, the SQLite store, loading,
-and queries through `qa.retrieval.search` with the real embedder. The IVF index used above
-FLAT_MAX_VECTORS is compared with exact (flat) search on the same vectors.
+would take about 3 hours (about 75 sentences/s, docs/measurements.md), so a copy reuses the real
+vectors of its original sentences, slightly perturbed and re-normalised, and its passage vectors are
+their means. Everything else is the real code: FAISS index choice and build, BM25 over jieba tokens
+of all the text, the SQLite store, loading, and queries through `qa.retrieval.search` with the real
+embedder. The IVF index used above FLAT_MAX_VECTORS is compared with exact (flat) search on the same
+vectors.
 """
 from __future__ import annotations
 
