@@ -39,7 +39,8 @@ from .schema import Document, Passage
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 4  # 4: only sentences are embedded (after their city); a passage's vector is their mean
+FORMAT_VERSION = 5  # 4: only sentences are embedded (after their city); a passage's vector is their mean
+# 5: the manifest holds the sentences' centroid (retrieval discounts generic sentences by it)
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_DIR / "data" / "reports"
 # Flat search is exact and fast up to this many vectors (≈ 150 MB); above it IVF keeps queries fast.
@@ -171,6 +172,11 @@ def mean_vectors(vectors: np.ndarray, owners: np.ndarray, n: int) -> np.ndarray:
     return means / np.linalg.norm(means, axis=1, keepdims=True)
 
 
+def centroid_for_manifest(mean_vector: np.ndarray) -> list[float]:
+    """The sentences' mean direction, unit length, as JSON numbers."""
+    return [round(float(x), 6) for x in mean_vector / max(float(np.linalg.norm(mean_vector)), 1e-12)]
+
+
 def make_faiss_index(vectors: np.ndarray, flat_max: int | None = None) -> faiss.Index:
     """Exact inner-product search up to flat_max vectors; an IVF index above (fast to build,
     recall against flat measured by scripts/scale_bench.py). Either can return stored vectors."""
@@ -202,6 +208,7 @@ class KnowledgeBase:
     sentence_index: faiss.Index  # sentence vectors, id = srow
     sentences: np.ndarray  # srow -> (passage row, start, end) in the document
     first_sentence: np.ndarray  # passage row -> its first srow (and row+1 -> one past its last)
+    centroid: np.ndarray  # unit mean direction of the sentence vectors
 
     @property
     def cities(self) -> list[str]:
@@ -273,6 +280,7 @@ def _build_locked(root: Path, sources, embedder, chunk_config: ChunkConfig, prog
     finally:
         cache.close()
     vectors = mean_vectors(sentence_vectors, np.array([row for row, _, _ in sentences]), len(passages))
+    centroid = sentence_vectors.mean(axis=0)
 
     say(0.9, "写入索引")
     builds = root / "builds"
@@ -290,6 +298,7 @@ def _build_locked(root: Path, sources, embedder, chunk_config: ChunkConfig, prog
         "format_version": FORMAT_VERSION,
         "embed_model": embedder.model_id,
         "dim": int(vectors.shape[1]),
+        "sentence_centroid": centroid_for_manifest(centroid),
         "chunker_version": CHUNKER_VERSION,
         "chunk_config": asdict(chunk_config),
         "corpus_hash": source_hash,
@@ -374,7 +383,9 @@ def load(root: Path | None = None) -> KnowledgeBase:
         d = documents[doc_id]
         passages.append(Passage(id=pid, text=d.text[start:end], title=d.title, city=d.city, year=d.year,
                                 section=section, source=d.source, start=start, end=end, doc_id=doc_id))
-    if faiss_index.ntotal != len(passages) or faiss_index.d != manifest.get("dim") or sentence_index.ntotal != len(sentence_rows):
+    centroid = np.asarray(manifest.get("sentence_centroid") or [], dtype=np.float32)
+    if faiss_index.ntotal != len(passages) or faiss_index.d != manifest.get("dim") or sentence_index.ntotal != len(sentence_rows) \
+            or centroid.shape != (faiss_index.d,):
         raise IndexCorruptError(
             f"{build_dir}: index holds {faiss_index.ntotal} vectors of dim {faiss_index.d} but the store has "
             f"{len(passages)} passages (manifest dim {manifest.get('dim')}); rebuild with `python -m qa index`"
@@ -391,7 +402,7 @@ def load(root: Path | None = None) -> KnowledgeBase:
     first = np.searchsorted(sentence_rows[:, 0], np.arange(len(passages) + 1))
     return KnowledgeBase(root, manifest, documents, passages, faiss_index, bm25,
                          {c: np.asarray(r, dtype=np.int64) for c, r in by_city.items()},
-                         sentence_index, sentence_rows, first)
+                         sentence_index, sentence_rows, first, centroid)
 
 
 def _read_faiss(path: Path) -> faiss.Index:

@@ -24,6 +24,9 @@ IVF_NPROBE = 32
 RRF_K = 60
 PASSAGE_WEIGHT = 0.3  # dense score = 0.3 passage + 0.7 best sentence (ablation in docs/measurements.md)
 KEYWORD_WEIGHT = 0.1  # weighted fusion: dense cosine + 0.1 * topic coverage * BM25 / max BM25
+# Ranking discounts a vector's cosine with the corpus centroid by this much: short generic sentences
+# (slogans, one-line headings) are close to every question (hubness). Dev: 0.1-0.25 all lift hit@5.
+HUB_PENALTY = 0.1
 YEAR_PRIOR = 0.02  # bonus for passages in the section of the year asked about (review vs plans)
 
 
@@ -81,20 +84,23 @@ def dense_search(kb: KnowledgeBase, query_vector: np.ndarray, rows: np.ndarray |
     reports every passage is scored exactly (a few hundred vectors); over the whole index the
     candidates come from the FAISS indexes (exact below FLAT_MAX_VECTORS, approximate above)."""
     query = query_vector.astype(np.float32)
+    # Ranking by cos(q, v) - HUB_PENALTY * cos(v, centroid) is ranking by v · ranking_query.
+    ranking_query = query - HUB_PENALTY * kb.centroid
     if rows is not None:
         candidates = np.unique(rows)
     else:
-        top_sentences = _ann_search(kb.sentence_index, query, 4 * n)
-        candidates = np.unique(np.concatenate([_ann_search(kb.faiss_index, query, n), kb.sentences[top_sentences, 0]]))
+        top_sentences = _ann_search(kb.sentence_index, ranking_query, 4 * n)
+        candidates = np.unique(np.concatenate([_ann_search(kb.faiss_index, ranking_query, n), kb.sentences[top_sentences, 0]]))
     if not len(candidates):
         return candidates, np.zeros(0, np.float32), {}
-    passage_sims = kb.faiss_index.reconstruct_batch(candidates) @ query
+    passage_scores = kb.faiss_index.reconstruct_batch(candidates) @ ranking_query
     srows = _sentences_of(kb, candidates)
-    sentence_sims = kb.sentence_index.reconstruct_batch(srows) @ query
-    best = np.full(len(candidates), -1.0, dtype=np.float32)
-    np.maximum.at(best, np.searchsorted(candidates, kb.sentences[srows, 0]), sentence_sims)
-    scores = PASSAGE_WEIGHT * passage_sims + (1 - PASSAGE_WEIGHT) * best
+    sentence_vectors = kb.sentence_index.reconstruct_batch(srows)
+    best = np.full(len(candidates), -np.inf, dtype=np.float32)
+    np.maximum.at(best, np.searchsorted(candidates, kb.sentences[srows, 0]), sentence_vectors @ ranking_query)
+    scores = PASSAGE_WEIGHT * passage_scores + (1 - PASSAGE_WEIGHT) * best
     order = np.argsort(-scores)[:n]
+    sentence_sims = sentence_vectors @ query  # plain cosines: the answer step's thresholds are in these
     return candidates[order], scores[order], dict(zip(srows.tolist(), sentence_sims.tolist()))
 
 
@@ -179,7 +185,7 @@ def search(
     weight = settings.keyword_weight
     if len(keyword[0]) and settings.adaptive_keyword_weight:
         # Trust keywords as far as the best keyword match covers the question's topic: a
-        # paraphrased question (「镶假牙」 for 「种植牙」) only matches filler words.
+        # question paraphrased in everyday words only matches filler words.
         weight *= coverage(kb.passages[int(keyword[0][0])].text, topic_terms(question, analysis))
     hits = fuse(dense, keyword, settings.fusion, weight)
     if settings.report_aware and analysis.time_focus:

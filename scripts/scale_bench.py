@@ -29,7 +29,7 @@ import numpy as np
 
 from qa.chunking import CHUNKER_VERSION, keyword_text
 from qa.evaluate import load_items, percentile
-from qa.index import _atomic_write, _swap_current, _write_store, build_bm25, load, make_faiss_index, mean_vectors, save_bm25
+from qa.index import _atomic_write, _swap_current, _write_store, build_bm25, centroid_for_manifest, load, make_faiss_index, mean_vectors, save_bm25
 from qa.keywords import tokenize_zh
 from qa.pipeline import get_embedder, open_kb
 from qa.query import city_aliases
@@ -112,6 +112,7 @@ def main() -> None:
     _write_store(build_dir / "store.sqlite", documents, passages, sentences)
     out["store_write_s"] = round(time.perf_counter() - t, 1)
     manifest = {"format_version": base.manifest["format_version"], "embed_model": embedder.model_id, "dim": embedder.dim,
+                "sentence_centroid": centroid_for_manifest(S_all.mean(axis=0)),
                 "chunker_version": CHUNKER_VERSION, "chunk_config": base.manifest["chunk_config"], "corpus_hash": "synthetic",
                 "faiss_index": type(pindex).__name__, "documents": len(documents), "passages": len(passages)}
     _atomic_write(build_dir / "manifest.json", json.dumps(manifest))

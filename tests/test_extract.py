@@ -2,7 +2,7 @@
 import pytest
 
 from qa.answer import extractive_answer
-from qa.extract import states_figure, topic_terms
+from qa.extract import asks_method, asks_quantity, states_figure, topic_terms
 from qa.keywords import add_words
 from qa.query import analyze, synonym_groups
 from qa.schema import Passage
@@ -63,3 +63,24 @@ def test_how_answers_take_near_equal_sentences_and_one_from_another_passage():
     assert "困难老人提供上门服务" in answer.text  # the best of the second passage
     assert "健身步道" not in answer.text and "城市公园" not in answer.text
     assert answer.citations == [first, second] and answer.text.count("[1]") == 2 and answer.text.count("[2]") == 1
+
+
+@pytest.mark.parametrize("question, method, quantity", [
+    ("泉州怎么帮企业减负？一年减了多少？", True, False),  # the measure, with its figure
+    ("如何让乡村教师待遇提上来？", True, False),
+    ("靠哪些举措稳住外贸？成效怎样？", True, False),
+    ("老旧小区改造进展得怎么样了？", False, False),  # an outcome, not a measure
+    ("彬州去年GDP多少？", False, True),
+    ("宁波2023年要新增多少就业？", False, True),
+])
+def test_how_questions_ask_for_a_measure(question, method, quantity):
+    assert asks_method(question) is method and asks_quantity(question) is quantity
+
+
+def test_a_how_question_is_answered_by_a_measure_without_figures():
+    # 「收入」 in a "how" question does not make a sentence without numbers a worse answer.
+    p = _passage(0, "提高乡村教师生活补助标准,教师待遇明显改善。完成国有资产处置收入3.2亿元。")
+    sims = {("d", 0): 0.88, ("d", 22): 0.84}
+    question = "温州如何让乡村教师的收入提上来？"
+    answer = extractive_answer(question, analyze(question, CITIES, 2023), [p], sims)
+    assert answer.text.startswith("据《2023年温州市政府工作报告》：提高乡村教师生活补助标准")

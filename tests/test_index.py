@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from qa.index import IndexCorruptError, IndexMissingError, build, load, mean_vectors, staleness
-from qa.retrieval import search, to_passages
+from qa.retrieval import dense_search, search, to_passages
 
 
 def test_build_writes_manifest_and_no_pickle(small_kb_dir, embedder):
@@ -29,6 +29,18 @@ def test_passage_vectors_are_the_mean_of_their_sentences(small_kb_dir):
         np.testing.assert_allclose(kb.faiss_index.reconstruct(row), mean / np.linalg.norm(mean), atol=1e-5)
     with pytest.raises(ValueError, match="at least one sentence"):
         mean_vectors(sentence_vectors[:2], np.array([0, 0]), 2)
+    mean = sentence_vectors.mean(axis=0)
+    np.testing.assert_allclose(kb.centroid, mean / np.linalg.norm(mean), atol=1e-5)
+
+
+def test_sentence_similarities_are_plain_cosines(small_kb_dir, embedder):
+    # Ranking discounts generic sentences; the answer step still gets true cosines.
+    kb = load(small_kb_dir)
+    query = embedder.embed_queries(["彬州去年GDP总量有多大？"])[0]
+    rows, scores, sims = dense_search(kb, query, kb.rows_by_city["彬州市"], 5)
+    srow, sim = next(iter(sims.items()))
+    assert sim == pytest.approx(float(kb.sentence_index.reconstruct(srow) @ query), abs=1e-5)
+    assert list(scores) == sorted(scores, reverse=True) and len(rows) == 5
 
 
 def test_offsets_point_into_document_text(small_kb_dir):
@@ -72,6 +84,10 @@ def test_corrupt_store_and_manifest(kb_copy):
     current = (kb_copy / "current").resolve()
     (current / "store.sqlite").write_bytes(b"not a database" * 100)
     with pytest.raises(IndexCorruptError, match="store.sqlite"):
+        load(kb_copy)
+    manifest = json.loads((current / "manifest.json").read_text())
+    (current / "manifest.json").write_text(json.dumps({**manifest, "sentence_centroid": [0.5]}))
+    with pytest.raises(IndexCorruptError, match="rebuild"):
         load(kb_copy)
     (current / "manifest.json").write_text("{broken")
     with pytest.raises(IndexCorruptError, match="manifest.json"):
