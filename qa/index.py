@@ -384,8 +384,10 @@ def load(root: Path | None = None) -> KnowledgeBase:
         passages.append(Passage(id=pid, text=d.text[start:end], title=d.title, city=d.city, year=d.year,
                                 section=section, source=d.source, start=start, end=end, doc_id=doc_id))
     centroid = np.asarray(manifest.get("sentence_centroid") or [], dtype=np.float32)
-    if faiss_index.ntotal != len(passages) or faiss_index.d != manifest.get("dim") or sentence_index.ntotal != len(sentence_rows) \
-            or centroid.shape != (faiss_index.d,):
+    if centroid.shape != (faiss_index.d,):
+        raise IndexCorruptError(f"{build_dir / 'manifest.json'}: no sentence centroid of dim {faiss_index.d}; "
+                                "rebuild with `python -m qa index`")
+    if faiss_index.ntotal != len(passages) or faiss_index.d != manifest.get("dim") or sentence_index.ntotal != len(sentence_rows):
         raise IndexCorruptError(
             f"{build_dir}: index holds {faiss_index.ntotal} vectors of dim {faiss_index.d} but the store has "
             f"{len(passages)} passages (manifest dim {manifest.get('dim')}); rebuild with `python -m qa index`"

@@ -38,7 +38,7 @@ class QuestionError(ValueError):
 class Hit:
     row: int
     score: float  # fused
-    dense: float  # cosine similarity
+    dense: float  # dense score (cosines, generic vectors discounted)
     keyword: float  # BM25 score
     dense_rank: int | None
     keyword_rank: int | None
