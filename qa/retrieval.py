@@ -23,7 +23,7 @@ CANDIDATES = 50  # per retriever, before fusion
 IVF_NPROBE = 32
 RRF_K = 60
 PASSAGE_WEIGHT = 0.3  # dense score = 0.3 passage + 0.7 best sentence (ablation in docs/measurements.md)
-KEYWORD_WEIGHT = 0.1  # weighted fusion: dense cosine + 0.1 * topic coverage * BM25 / max BM25
+KEYWORD_WEIGHT = 0.1  # weighted fusion: dense score + 0.1 * topic coverage * BM25 / max BM25
 # Ranking discounts a vector's cosine with the corpus centroid by this much: short generic sentences
 # (slogans, one-line headings) are close to every question (hubness). Dev: 0.1-0.25 all lift hit@5.
 HUB_PENALTY = 0.1
@@ -120,7 +120,7 @@ def keyword_search(kb: KnowledgeBase, text: str, rows: np.ndarray | None, n: int
 
 def fuse(dense: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.ndarray], method: str = "weighted",
          keyword_weight: float = KEYWORD_WEIGHT) -> list[Hit]:
-    """Dense cosine plus weighted max-normalised BM25 (default), or reciprocal rank fusion."""
+    """Dense score plus weighted max-normalised BM25 (default), or reciprocal rank fusion."""
     hits: dict[int, Hit] = {}
     for rank, (row, s) in enumerate(zip(*dense)):
         hits[int(row)] = Hit(int(row), 0.0, float(s), 0.0, rank, None)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from qa.index import IndexCorruptError, IndexMissingError, build, load, mean_vectors, staleness
-from qa.retrieval import dense_search, search, to_passages
+from qa.retrieval import HUB_PENALTY, PASSAGE_WEIGHT, dense_search, search, to_passages
 
 
 def test_build_writes_manifest_and_no_pickle(small_kb_dir, embedder):
@@ -33,13 +33,18 @@ def test_passage_vectors_are_the_mean_of_their_sentences(small_kb_dir):
     np.testing.assert_allclose(kb.centroid, mean / np.linalg.norm(mean), atol=1e-5)
 
 
-def test_sentence_similarities_are_plain_cosines(small_kb_dir, embedder):
-    # Ranking discounts generic sentences; the answer step still gets true cosines.
+def test_dense_scores_discount_generic_vectors_and_sentence_similarities_stay_cosines(small_kb_dir, embedder):
     kb = load(small_kb_dir)
     query = embedder.embed_queries(["彬州去年GDP总量有多大？"])[0]
     rows, scores, sims = dense_search(kb, query, kb.rows_by_city["彬州市"], 5)
-    srow, sim = next(iter(sims.items()))
-    assert sim == pytest.approx(float(kb.sentence_index.reconstruct(srow) @ query), abs=1e-5)
+    sentence_vectors = kb.sentence_index.reconstruct_n(0, kb.sentence_index.ntotal)
+    srows = np.array(list(sims))
+    np.testing.assert_allclose(list(sims.values()), sentence_vectors[srows] @ query, atol=1e-5)  # for the answer step
+    ranking_query = query - HUB_PENALTY * kb.centroid
+    for row, score in zip(rows, scores):
+        own = sentence_vectors[kb.first_sentence[row] : kb.first_sentence[row + 1]]
+        expected = PASSAGE_WEIGHT * kb.faiss_index.reconstruct(int(row)) @ ranking_query + (1 - PASSAGE_WEIGHT) * (own @ ranking_query).max()
+        assert score == pytest.approx(expected, abs=1e-5)
     assert list(scores) == sorted(scores, reverse=True) and len(rows) == 5
 
 
