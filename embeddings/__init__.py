@@ -78,11 +78,6 @@ class Embedder:
             )
         return np.asarray(vecs, dtype=np.float32)
 
-    @staticmethod
-    def precision() -> str:
-        """"bf16" or "fp32": how sentence-transformers computes here (see QA_EMBED_PRECISION)."""
-        return "bf16" if _use_bf16() else "fp32"
-
     def embed_passages(
         self, texts: list[str], batch_size: int = 32, show_progress: bool = False
     ) -> np.ndarray:
@@ -171,15 +166,9 @@ def _autocast():
     Emulated bfloat16 would be slower than float32, so "auto" uses it only where it is native."""
     import torch
 
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=_use_bf16())
-
-
-def _use_bf16() -> bool:
-    import torch
-
     choice = _precision()
     native = any(getattr(torch.cpu, probe, lambda: False)() for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
-    return choice == "bf16" or (choice == "auto" and native)
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=choice == "bf16" or (choice == "auto" and native))
 
 
 def _sentence_transformer(path: str) -> SentenceTransformer:

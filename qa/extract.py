@@ -105,8 +105,8 @@ def score_sentences(question: str, analysis: QueryAnalysis, passages: list[Passa
     """Candidate sentences of the passages, best first. `similarity` maps (doc_id, start) of a
     sentence to its embedding cosine with the question (from retrieval)."""
     terms = topic_terms(question, analysis)
-    # 「怎样让农民收入更稳」 asks for a measure, not for a figure of 收入.
-    asks_number = bool(_ASKS_QUANTITY_RE.search(question)) or (bool(_ASKS_NUMBER_RE.search(question)) and not asks_method(question))
+    # 「怎样让农民收入更稳」 asks for a measure, not for a figure of 收入; 「……一年省下多少？」 does.
+    asks_number = bool(_ASKS_QUANTITY_RE.search(question) or _ASKS_NUMBER_RE.search(question) and not asks_method(question))
     # A figure is named by its words (「一般公共预算收入」); a "how" question is paraphrased
     # in the user's own words, so there only meaning counts.
     w_coverage = W_COVERAGE if asks_quantity(question) else W_COVERAGE_DESCRIPTIVE

@@ -7,8 +7,8 @@ Layout of a knowledge-base folder:
     embed_cache.sqlite   sentence vectors by (model, content hash): a rebuild embeds only what changed
     current -> builds/X  the index in use; a build writes builds/Y, then swaps this link atomically,
     builds/X/            so an interrupted build leaves the previous index usable
-        manifest.json    model id, dimension and precision, the sentence centroid, chunker
-                         version and settings, corpus hash
+        manifest.json    model id and dimension, the sentence centroid, chunker version and
+                         settings, corpus hash
         index.faiss      passage vectors (the mean of their sentences'), inner product = cosine
         sentences.faiss  sentence vectors (each embedded after its city name)
         store.sqlite     documents and passages (no pickle anywhere)
@@ -299,7 +299,6 @@ def _build_locked(root: Path, sources, embedder, chunk_config: ChunkConfig, prog
         "format_version": FORMAT_VERSION,
         "embed_model": embedder.model_id,
         "dim": int(vectors.shape[1]),
-        "embed_precision": embedder.precision(),  # bf16 and fp32 vectors agree to cosine 0.99998
         "sentence_centroid": centroid_for_manifest(centroid),
         "chunker_version": CHUNKER_VERSION,
         "chunk_config": asdict(chunk_config),
