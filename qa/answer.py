@@ -11,15 +11,17 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .conversation import rewrite_followup
-from .extract import answer_spans, asks_quantity, display_span, score_sentences, topic_terms
+from .extract import answer_spans, asks_quantity, display_span, paraphrased_figure_span, score_sentences, topic_terms
+from .keywords import in_vocabulary
 from .pipeline import get_embedder, open_kb
 from .retrieval import check_question, search, to_passages
 from .schema import Answer, History, Passage
 
 REFUSAL = "报告中没有找到{topic}的相关内容。"
+PARAPHRASE_NOTE = "报告没有用问题里的说法；这是意思最接近、带数字的原文，请核对。"
 ANSWER_PASSAGES = 6  # passages read for an answer
 # Below this no sentence is a credible answer (a sentence scores ≈ 3 × its cosine with the question).
 MIN_SPAN_SCORE = float(os.environ.get("QA_MIN_SPAN_SCORE", "1.9"))
@@ -36,12 +38,20 @@ def _refusal(question: str, analysis, reason: str = "") -> str:
     return text + (f"（{reason}）" if reason else "")
 
 
-def extractive_answer(question: str, analysis, passages: list[Passage], similarity: dict | None = None) -> Answer:
-    """The best answering span(s), cited; or a refusal with the closest passages as related."""
+def extractive_answer(question: str, analysis, passages: list[Passage], similarity: dict | None = None,
+                      vocabulary: Callable[[str], bool] | None = None) -> Answer:
+    """The best answering span(s), cited; or a refusal with the closest passages as related.
+    `vocabulary` tells the words of the indexed reports (for questions in other words)."""
     if analysis.unknown_places:
         return Answer(_refusal(question, analysis, f"知识库中没有{'、'.join(analysis.unknown_places)}的报告"),
                       refused=True, related=passages[:3], question=question)
-    spans = answer_spans(question, analysis, score_sentences(question, analysis, passages, similarity or {}), passages)
+    similarity = similarity or {}
+    scored = score_sentences(question, analysis, passages, similarity)
+    spans = answer_spans(question, analysis, scored, passages)
+    note = ""
+    if not spans and vocabulary is not None and asks_quantity(question):
+        paraphrased = paraphrased_figure_span(question, analysis, scored, passages, similarity, vocabulary)
+        spans, note = ([paraphrased], PARAPHRASE_NOTE) if paraphrased else ([], "")
     if not spans or spans[0].score < MIN_SPAN_SCORE:
         return Answer(_refusal(question, analysis), refused=True, related=passages[:3], question=question)
     terms = topic_terms(question, analysis)
@@ -75,7 +85,7 @@ def extractive_answer(question: str, analysis, passages: list[Passage], similari
         source = f"据《{passage.title}》：" if not parts or passage.title != citations[0].title else ""
         parts.append(f"{source}{snippet}[{citations.index(passage) + 1}]")
     text = "；".join(parts) + "。"
-    return Answer(text=text, citations=citations, question=question, mode="extractive")
+    return Answer(text=text, citations=citations, question=question, mode="extractive", note=note)
 
 
 def _prepare(question: str, history: History | None, k: int, city, kb_dir, chat_model=None):
@@ -93,7 +103,7 @@ def _prepare(question: str, history: History | None, k: int, city, kb_dir, chat_
     for srow, sim in result.sentence_sims.items():
         row, start, _ = kb.sentences[srow]
         similarity[(kb.passages[row].doc_id, int(start))] = sim
-    return standalone, result.analysis, to_passages(kb, result.hits), similarity
+    return standalone, result.analysis, to_passages(kb, result.hits), similarity, lambda word: in_vocabulary(kb.bm25, word)
 
 
 def ask(
@@ -130,8 +140,8 @@ def ask_stream(
         chat_model = load_chat_model()
         if chat_model is None and mode == "llm":
             raise ValueError("没有配置大模型：设置 QA_LLM（例如 openai:qwen2.5-7b-instruct）后再用 LLM 模式。")
-    standalone, analysis, passages, similarity = _prepare(question, history, k, city, kb_dir, chat_model)
-    extractive = extractive_answer(standalone, analysis, passages, similarity)
+    standalone, analysis, passages, similarity, vocabulary = _prepare(question, history, k, city, kb_dir, chat_model)
+    extractive = extractive_answer(standalone, analysis, passages, similarity, vocabulary)
     if chat_model is None or extractive.refused:
         # Refusal is decided before any LLM call, so an LLM never gets to invent a figure.
         yield {"type": "delta", "text": extractive.text}

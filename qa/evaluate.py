@@ -195,7 +195,8 @@ def run_eval(path: Path, kb_dir=None, with_answers: bool = True, show_misses: bo
         retrieve(items[0]["question"], kb_dir=kb_dir)  # warm-up: first query loads the model
         report = evaluate_retrieval(items, lambda q: retrieve(q, k=10, kb_dir=kb_dir))
         out["retrieval"] = report
-        text = [format_report(f"retrieval on {Path(path).name}", report)]
+        # a file of unanswerable questions only has no retrieval to score
+        text = [format_report(f"retrieval on {Path(path).name}", report)] if report["overall"]["n"] else []
         misses = report["misses"]
         if with_answers:
             modes: dict[str, int] = {}

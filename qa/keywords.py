@@ -64,6 +64,11 @@ def load_bm25(folder: Path) -> bm25s.BM25:
     return bm25s.BM25.load(str(folder), allow_pickle=False, show_progress=False)
 
 
+def in_vocabulary(index: bm25s.BM25, token: str) -> bool:
+    """Is the token a word of the indexed passages? (bm25s also keeps "" as a token.)"""
+    return bool(token.strip()) and token in index.vocab_dict
+
+
 def bm25_scores(index: bm25s.BM25, query_tokens: list[str]) -> np.ndarray:
     """Scores of every passage for the query; zeros when no token is in the vocabulary."""
     ids = index.get_tokens_ids(query_tokens)
