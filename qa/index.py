@@ -221,6 +221,11 @@ class KnowledgeBase:
         return max(set(years), key=lambda y: (years.count(y), y)) if years else None
 
 
+def tokenizer_words_hash() -> str:
+    """The synonym table's words are jieba words: a changed table tokenizes the passages anew."""
+    return hashlib.sha256(json.dumps(synonym_groups(), ensure_ascii=False).encode()).hexdigest()[:16]
+
+
 def _teach_tokenizer(documents) -> None:
     add_words(a for d in documents if d.city for a in city_aliases(d.city))
     add_words(t for g in synonym_groups() for t in g)
@@ -302,6 +307,7 @@ def _build_locked(root: Path, sources, embedder, chunk_config: ChunkConfig, prog
         "sentence_centroid": centroid_for_manifest(centroid),
         "chunker_version": CHUNKER_VERSION,
         "chunk_config": asdict(chunk_config),
+        "tokenizer_words": tokenizer_words_hash(),
         "corpus_hash": source_hash,
         "faiss_index": type(faiss_index).__name__,
         "documents": len(documents),
@@ -432,6 +438,7 @@ def staleness(root: Path, embed_model_id: str, chunk_config: ChunkConfig = Chunk
         (manifest.get("embed_model") == embed_model_id, f"embedding model changed ({manifest.get('embed_model')} -> {embed_model_id})"),
         (manifest.get("chunker_version") == CHUNKER_VERSION, "chunker changed"),
         (manifest.get("chunk_config") == asdict(chunk_config), "chunk settings changed"),
+        (manifest.get("tokenizer_words") == tokenizer_words_hash(), "synonym table (keyword tokenizer words) changed"),
         (manifest.get("corpus_hash") == corpus_hash(config.source_paths(root), config.excluded), "source files changed"),
     ]
     return next((why for ok, why in checks if not ok), None)

@@ -44,7 +44,7 @@ def test_ask_cites_the_figure(kb):
 
 
 def test_ask_refuses_what_the_report_does_not_say(kb):
-    ans = qa.ask("彬州市现在的常住人口有多少？")
+    ans = qa.ask("彬州去年的外贸进出口总额是多少？")
     assert ans.refused and ans.text.startswith("报告中没有找到")
     assert ans.related and not ans.citations
     assert qa.ask("北京市去年GDP是多少？").refused
@@ -74,7 +74,7 @@ def test_bad_questions_get_clear_errors(kb):
 
 
 def test_ask_stream_ends_with_the_answer(kb):
-    events = list(qa.ask_stream("宁波去年的社会消费品零售总额有多少？"))
+    events = list(qa.ask_stream("宁波去年一般公共预算收入是多少？"))
     assert events[0]["type"] == "delta" and events[-1]["type"] == "answer"
     assert "".join(e["text"] for e in events if e["type"] == "delta") == events[-1]["answer"].text
 

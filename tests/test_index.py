@@ -54,6 +54,14 @@ def test_offsets_point_into_document_text(small_kb_dir):
         assert kb.documents[p.doc_id].text[p.start:p.end] == p.text
 
 
+def test_vocabulary_holds_the_reports_words(small_kb_dir):
+    from qa.keywords import in_vocabulary
+
+    kb = load(small_kb_dir)
+    assert in_vocabulary(kb.bm25, "生产总值") and in_vocabulary(kb.bm25, "彬州")
+    assert not in_vocabulary(kb.bm25, "挖空") and not in_vocabulary(kb.bm25, "")
+
+
 def test_retrieves_the_right_passage_with_the_real_model(small_kb_dir, embedder):
     kb = load(small_kb_dir)
     result = search(kb, embedder, "彬州去年GDP总量有多大？", k=5)
@@ -76,6 +84,14 @@ def test_staleness_detects_changes(kb_copy, small_sources, embedder, tmp_path):
     with open(next(edited.iterdir()), "a", encoding="utf-8") as fh:
         fh.write("\n新增一句话。")
     assert staleness(kb_copy, embedder.model_id) == "source files changed"
+
+
+def test_a_changed_synonym_table_makes_the_index_stale(kb_copy, embedder, monkeypatch):
+    import qa.index as index_module
+
+    assert staleness(kb_copy, embedder.model_id) is None
+    monkeypatch.setattr(index_module, "synonym_groups", lambda: [["生产总值", "GDP"], ["新词", "另一个新词"]])
+    assert staleness(kb_copy, embedder.model_id).startswith("synonym table")
 
 
 def test_corrupt_parts_give_clear_errors(kb_copy):
