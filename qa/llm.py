@@ -167,6 +167,7 @@ class Verification:
     unsupported_numbers: list[str] = field(default_factory=list)
     uncited_sentences: list[str] = field(default_factory=list)
     refused: bool = False
+    empty: bool = False  # nothing but markers and punctuation (「[1] [2]」): small models do that
 
 
 def _norm(text: str) -> str:
@@ -246,8 +247,9 @@ def verify_answer(text: str, passages: list[Passage]) -> Verification:
     cited = [passages[n - 1] for n in dict.fromkeys(markers) if 1 <= n <= len(passages)]
     unsupported = list(dict.fromkeys(x for x in _numbers(text) if not _supported(x, cited)))
     uncited = [text[a:b] for a, b in _sentences(text) if _needs_citation(text[a:b]) and not find_markers(text[a:b])]
-    ok = bool(text) and bool(cited) and not bad and not unsupported and not uncited
-    return Verification(ok=ok, bad_markers=bad, unsupported_numbers=unsupported, uncited_sentences=uncited)
+    empty = not _CONTENT_RE.search(strip_markers(text))
+    ok = not empty and bool(cited) and not bad and not unsupported and not uncited
+    return Verification(ok=ok, bad_markers=bad, unsupported_numbers=unsupported, uncited_sentences=uncited, empty=empty)
 
 
 # ---------------------------------------------------------------- repair and renumbering
@@ -300,7 +302,7 @@ def repair_answer(text: str, passages: list[Passage]) -> str | None:
     out.append(text[pos:])
     repaired = "".join(out)
     v = verify_answer(repaired, passages)
-    if v.refused or v.bad_markers or v.unsupported_numbers or not find_markers(repaired):
+    if v.refused or v.empty or v.bad_markers or v.unsupported_numbers or not find_markers(repaired):
         return None
     return repaired
 

@@ -112,6 +112,7 @@ def test_cli_index_a_folder(tmp_path, small_sources, embedder, capsys):
 @pytest.mark.parametrize("reply, mode", [
     ("2022年彬州市全年完成生产总值326.3亿元[1]。", "llm"),
     ("彬州生产总值999亿元[1]。", "llm-fallback"),  # a figure no passage has: never shown
+    ("[1] [2]", "llm-fallback"),  # markers and nothing else
 ])
 def test_llm_answers_are_verified(kb, monkeypatch, reply, mode):
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
