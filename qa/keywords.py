@@ -10,6 +10,7 @@ from typing import Iterable
 
 import bm25s
 import jieba
+import jieba.posseg
 import numpy as np
 
 jieba.setLogLevel(logging.WARNING)
@@ -47,6 +48,18 @@ def tokenize_zh(text: str) -> list[str]:
         for tok in jieba.cut_for_search(normalize_zh(text), HMM=False)
         if tok.strip() and tok not in STOPWORDS and _TOKEN_OK_RE.search(tok)
     ]
+
+
+def join_noun_suffixes(text: str, words: list[str]) -> list[str]:
+    """jieba cuts a compound it does not know into a word and a one-character noun (「消费券」 ->
+    消费 + 券); the noun alone is too short to keep, and 消费 alone also matches 「社会消费品」.
+    Each of `words` followed in the text by such a noun is returned joined to it."""
+    joined = list(words)
+    tagged = list(jieba.posseg.cut(normalize_zh(text), HMM=False))
+    for word, following in zip(tagged, tagged[1:]):
+        if word.word in joined and len(following.word) == 1 and following.flag == "n":
+            joined[joined.index(word.word)] = word.word + following.word
+    return joined
 
 
 def build_bm25(token_lists: list[list[str]]) -> bm25s.BM25:

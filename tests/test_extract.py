@@ -111,3 +111,11 @@ def test_a_figure_asked_in_other_words_is_answered_when_its_sentence_stands_out(
 def test_a_figure_asked_in_the_reports_words_keeps_the_lexical_check():
     # Every topic word is one the reports use, so the missing 旅游总收入 means the report does not say.
     assert _paraphrase_case("温州去年旅游总收入有多少？", 0.90).refused
+
+
+def test_a_compound_jieba_does_not_know_stays_one_topic_word():
+    # jieba cuts 消费券 into 消费 + 券; 消费 alone would let a retail-sales figure answer.
+    question = "温州去年一共发了多少钱的消费券？"
+    assert "消费券" in topic_terms(question, analyze(question, CITIES, 2023))
+    assert not _states(question, "社会消费品零售总额1044.7亿元、下降0.3%。")
+    assert _states(question, "分三批向市民发放消费券800万元。")
