@@ -15,7 +15,6 @@ from typing import Callable, Iterator
 
 from .conversation import rewrite_followup
 from .extract import answer_spans, asks_quantity, display_span, paraphrased_figure_span, score_sentences, topic_terms
-from .keywords import in_vocabulary
 from .pipeline import get_embedder, open_kb
 from .retrieval import check_question, search, to_passages
 from .schema import Answer, History, Passage
@@ -103,7 +102,7 @@ def _prepare(question: str, history: History | None, k: int, city, kb_dir, chat_
     for srow, sim in result.sentence_sims.items():
         row, start, _ = kb.sentences[srow]
         similarity[(kb.passages[row].doc_id, int(start))] = sim
-    return standalone, result.analysis, to_passages(kb, result.hits), similarity, lambda word: in_vocabulary(kb.bm25, word)
+    return standalone, result.analysis, to_passages(kb, result.hits), similarity, kb.uses
 
 
 def ask(
@@ -159,18 +158,23 @@ def _llm_stream(question: str, passages: list[Passage], chat_model, history, ext
         yield {"type": "delta", "text": delta}
     text = "".join(pieces).strip()
     check = verify_answer(text, passages)
-    mode, note = "llm", ""
+
+    def noted(note: str) -> str:  # keeps the extractive step's own caveat (a paraphrased figure)
+        return "；".join(n for n in (extractive.note, note) if n)
+
     if check.refused:
-        answer = replace(extractive, mode="llm", note="大模型认为报告中没有答案；以下为检索到的原文摘录。")
+        answer = replace(extractive, mode="llm", note=noted("大模型认为报告中没有答案；以下为检索到的原文摘录。"))
         yield {"type": "answer", "answer": answer}
         return
+    mode, note = "llm", ""
     if not check.ok:
-        repaired = repair_answer(text, passages)
+        repaired = None if check.empty else repair_answer(text, passages)
         if repaired is None:
-            answer = replace(extractive, mode="llm-fallback", note="大模型的回答未通过核验（引用或数字与原文不符），已改用原文摘录。")
+            why = "只有引用标记，没有内容" if check.empty else "引用或数字与原文不符"
+            answer = replace(extractive, mode="llm-fallback", note=noted(f"大模型的回答未通过核验（{why}），已改用原文摘录。"))
             yield {"type": "replace", "text": answer.text}
             yield {"type": "answer", "answer": answer}
             return
         text, mode, note = repaired, "llm-repaired", "大模型的回答缺少引用，已按原文补全引用标注。"
     text, citations = renumber_citations(text, passages)
-    yield {"type": "answer", "answer": Answer(text=text, citations=citations, question=question, mode=mode, note=note)}
+    yield {"type": "answer", "answer": Answer(text=text, citations=citations, question=question, mode=mode, note=noted(note))}

@@ -68,8 +68,8 @@ def topic_terms(question: str, analysis: QueryAnalysis) -> list[str]:
 
 
 def _readings(sentence: str) -> list[str]:
-    """The sentence as topic terms are matched against it. 「城乡居民人均可支配收入分别达到73326元、
-    38482元」 gives the 城镇 and the 农村 figure at once, so it is also read as each of them."""
+    """The sentence as topic terms are matched against it. 「城乡居民人均可支配收入分别达到61200元、
+    30400元」 gives the 城镇 and the 农村 figure at once, so it is also read as each of them."""
     norm = normalize_zh(sentence)
     if "城乡" in norm and "分别" in norm:
         return [norm, norm.replace("城乡", "城镇"), norm.replace("城乡", "农村")]
@@ -171,9 +171,20 @@ def states_figure(sentence: str, terms: list[str], question: str) -> bool:
     amount right after 旅游总收入 (not just its growth rate); 「增长多少」 accepts a percentage."""
     want_rate = bool(_ASKS_RATE_RE.search(question))
     terms = [t for t in terms if t not in _FRAME_WORDS]
-    # Most named aspects must be there: 「城镇居民人均可支配收入」 is not answered by the rural one.
-    return bool(terms) and any(_coverage(norm, terms) >= MIN_FIGURE_COVERAGE and _figure_follows(norm, terms, want_rate)
-                               for norm in _readings(sentence))
+    # Most named aspects must be there, and not the other side of a pair: the rural figure does
+    # not answer 「城镇居民的人均可支配收入」, though 人均可支配收入 is half that topic.
+    return bool(terms) and any(_coverage(norm, terms) >= MIN_FIGURE_COVERAGE and not _other_side(norm, terms)
+                               and _figure_follows(norm, terms, want_rate) for norm in _readings(sentence))
+
+
+_PAIRED_SIDES = (("城镇", "农村"),)  # figures reported for each side separately
+
+
+def _other_side(norm: str, terms: list[str]) -> bool:
+    """Does the sentence name only the other side of a pair the question names one side of?"""
+    asked = "".join(form for t in terms for form in _synonyms_of(t))
+    return any(mine in asked and other in norm and mine not in norm
+               for pair in _PAIRED_SIDES for mine, other in (pair, pair[::-1]))
 
 
 def _figure_follows(norm: str, terms: list[str], want_rate: bool) -> bool:
@@ -198,21 +209,28 @@ def answer_spans(question: str, analysis: QueryAnalysis, spans: list[Span], pass
     if not asks_quantity(question):
         return spans
     terms = topic_terms(question, analysis)
-    asks_target = bool(_PLAN_WORDS_RE.search(question))
     usable = []
     for span in spans[:limit]:
-        p = passages[span.passage_index]
-        sentence = p.text[span.start - p.start : span.end - p.start]
-        if analysis.time_focus == "past" and not asks_target and _PLAN_WORDS_RE.search(sentence):
-            continue
-        if states_figure(sentence, terms, question):
+        sentence = _text(span, passages)
+        if not _plan_for_past(question, analysis, sentence) and states_figure(sentence, terms, question):
             usable.append(span)
     return usable
 
 
+def _text(span: Span, passages: list[Passage]) -> str:
+    p = passages[span.passage_index]
+    return p.text[span.start - p.start : span.end - p.start]
+
+
+def _plan_for_past(question: str, analysis: QueryAnalysis, sentence: str) -> bool:
+    """A target (「力争……」) cannot answer what last year's figure was."""
+    return analysis.time_focus == "past" and not _PLAN_WORDS_RE.search(question) and bool(_PLAN_WORDS_RE.search(sentence))
+
+
 # A figure sentence whose similarity to the question lies this many standard deviations above
-# that of the report's other sentences. Over dev and eval/*_extra.jsonl, 4.0 answers 14 questions
-# this way, all rightly, and no unanswerable one; 3.5 answers wrongly too (docs/measurements.md).
+# that of the report's other sentences. Over dev and eval/*_extra.jsonl, 4.0 answers 14-15
+# questions this way, all rightly, and no unanswerable one; 3.5 answers wrongly too
+# (docs/measurements.md).
 PARAPHRASE_MIN_Z = 4.0
 _MIN_SENTENCES_FOR_Z = 30  # fewer sentences do not tell an outlier from the rest
 
@@ -222,7 +240,13 @@ def paraphrased_figure_span(question: str, analysis: QueryAnalysis, spans: list[
     """A figure question in words the reports never use (「挖空了的地」「念书的位子」) cannot pass
     the lexical check of `answer_spans`, whatever the reports say. Its best sentence with a figure
     is accepted when its meaning stands out from the rest of the report (PARAPHRASE_MIN_Z); a
-    question in the reports' own words (「旅游总收入」) keeps the lexical check alone."""
+    question in the reports' own words (「旅游总收入」) keeps the lexical check alone.
+
+    Only when the passages come from one report: one sentence cannot answer for several. With the
+    report named (or chosen as a filter), `similarity` holds all of its sentences; without, it holds
+    the nearest candidates from everywhere, which only makes the outlier test stricter."""
+    if len({p.city for p in passages}) != 1 or len(analysis.cities) > 1:
+        return None
     terms = [t for t in topic_terms(question, analysis) if t not in _FRAME_WORDS]
     if all(any(in_vocabulary(form) for form in _synonyms_of(t)) for t in terms):
         return None
@@ -230,8 +254,8 @@ def paraphrased_figure_span(question: str, analysis: QueryAnalysis, spans: list[
     if len(sims) < _MIN_SENTENCES_FOR_Z or float(sims.std()) == 0.0:
         return None
     for span in spans[:limit]:
-        p = passages[span.passage_index]
-        if _NUMBER_RE.search(p.text[span.start - p.start : span.end - p.start]):
+        sentence = _text(span, passages)
+        if _NUMBER_RE.search(sentence) and not _plan_for_past(question, analysis, sentence):
             return span if (span.similarity - float(sims.mean())) / float(sims.std()) >= PARAPHRASE_MIN_Z else None
     return None
 

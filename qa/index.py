@@ -34,7 +34,7 @@ import numpy as np
 
 from .chunking import CHUNKER_VERSION, ChunkConfig, chunk_document, keyword_text, sentence_embedding_text, split_sentences_zh
 from .ingest import list_files, load_documents
-from .keywords import add_words, build_bm25, load_bm25, save_bm25, tokenize_zh
+from .keywords import add_words, build_bm25, in_vocabulary, load_bm25, save_bm25, tokenize_zh
 from .query import city_aliases, synonym_groups
 from .schema import Document, Passage
 
@@ -214,6 +214,11 @@ class KnowledgeBase:
     @property
     def cities(self) -> list[str]:
         return sorted(c for c in self.rows_by_city if c)
+
+    def uses(self, word: str) -> bool:
+        """Does a report use this word: a jieba word of its passages, or a compound that jieba
+        cuts (「消费券」) found in its text?"""
+        return in_vocabulary(self.bm25, word) or bool(word) and any(word in d.text for d in self.documents.values())
 
     @property
     def default_year(self) -> int | None:
@@ -438,7 +443,7 @@ def staleness(root: Path, embed_model_id: str, chunk_config: ChunkConfig = Chunk
         (manifest.get("embed_model") == embed_model_id, f"embedding model changed ({manifest.get('embed_model')} -> {embed_model_id})"),
         (manifest.get("chunker_version") == CHUNKER_VERSION, "chunker changed"),
         (manifest.get("chunk_config") == asdict(chunk_config), "chunk settings changed"),
-        (manifest.get("tokenizer_words") == tokenizer_words_hash(), "synonym table (keyword tokenizer words) changed"),
+        (manifest.get("tokenizer_words") == tokenizer_words_hash(), "synonym table (keyword tokenizer words) changed or not recorded"),
         (manifest.get("corpus_hash") == corpus_hash(config.source_paths(root), config.excluded), "source files changed"),
     ]
     return next((why for ok, why in checks if not ok), None)

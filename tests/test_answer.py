@@ -124,3 +124,14 @@ def test_llm_answers_are_verified(kb, monkeypatch, reply, mode):
     assert ans.mode == mode
     assert "326.3亿元" in ans.text and "999" not in ans.text
     assert ans.citations and "326.3亿元" in ans.citations[0].text
+
+
+def test_a_figure_asked_in_words_no_report_uses_gets_the_outlier_test(kb, monkeypatch):
+    import qa.extract
+    from qa.answer import PARAPHRASE_NOTE
+
+    # Any outlier passes here: what is tested is that the report's words and similarities reach it.
+    monkeypatch.setattr(qa.extract, "PARAPHRASE_MIN_Z", float("-inf"))
+    ans = qa.ask("彬州住在挖空了的煤矿上面的人家，去年挪走了多少户？")
+    assert not ans.refused and ans.note == PARAPHRASE_NOTE and ans.citations[0].city == "彬州市"
+    assert qa.ask("彬州去年的外贸进出口总额是多少？").refused  # the reports' own words: lexical check only

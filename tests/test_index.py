@@ -54,12 +54,15 @@ def test_offsets_point_into_document_text(small_kb_dir):
         assert kb.documents[p.doc_id].text[p.start:p.end] == p.text
 
 
-def test_vocabulary_holds_the_reports_words(small_kb_dir):
+def test_the_knowledge_base_knows_the_reports_words(small_kb_dir):
     from qa.keywords import in_vocabulary
 
     kb = load(small_kb_dir)
     assert in_vocabulary(kb.bm25, "生产总值") and in_vocabulary(kb.bm25, "彬州")
     assert not in_vocabulary(kb.bm25, "挖空") and not in_vocabulary(kb.bm25, "")
+    # jieba cuts 消费券 into 消费 + 券, so it is no BM25 word, but the reports do use it
+    assert not in_vocabulary(kb.bm25, "消费券") and kb.uses("消费券") and kb.uses("生产总值")
+    assert not kb.uses("挖空") and not kb.uses("养老钱") and not kb.uses("")
 
 
 def test_retrieves_the_right_passage_with_the_real_model(small_kb_dir, embedder):

@@ -34,7 +34,7 @@ def passage(i: int, text: str, section: str = "一、2022年工作回顾", title
                    source="2023_city_reports.txt", start=100 * i, end=100 * i + len(text))
 
 
-GDP = passage(1, "全年完成生产总值326.3亿元、超过兴平居咸阳第三,增长6.8%、排咸阳第一;地方财政收入21.1亿元,增长94.4%。")
+GDP = passage(1, "全年完成生产总值326.3亿元、超过兴平居咸阳第三,增长6.8%、排咸阳第一;地方财政收入18.6亿元,增长12.5%。")
 AIR = passage(2, "空气优良天数达到337天,整治砖瓦企业5家,完成营造林2.8万亩。")
 GRAIN = passage(3, "坚决保障粮食安全,产量达到13.8万吨,实现“十九连丰”;新建卫生厕所1098座。")
 PASSAGES = [GDP, AIR, GRAIN]
