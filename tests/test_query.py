@@ -50,10 +50,10 @@ def test_third_turn_keeps_the_topic_of_the_first():
 def test_contains_key_respects_number_boundaries():
     assert contains_key("增速高于全国0.7个百分点", "0.7")
     assert not contains_key("增长30.7%", "0.7%")
-    assert not contains_key("完成175亿元", "75亿元")
-    assert contains_key("完成 75 亿元", "75亿元")
+    assert not contains_key("完成168亿元", "68亿元")
+    assert contains_key("完成 68 亿元", "68亿元")
     assert contains_key("ＧＤＰ增长６．８％", "6.8%")
-    assert not contains_key("收入1.958", "1.95")
+    assert not contains_key("收入1.938", "1.93")
 
 
 def test_rerank_reorders_only_the_head():
