@@ -71,9 +71,11 @@ class QueryAnalysis:
     unknown_places: list[str] = field(default_factory=list)  # 「XX市」 named but not in the KB
     years: list[int] = field(default_factory=list)  # years the question refers to
     keyword_text: str = ""  # question + resolved years + synonyms, for BM25
-    dense_text: str = ""  # question with relative years resolved, for the embedder
     time_focus: str | None = None  # "past" (the year under review) or "plan" (the report's year)
-    scoped_dense_text: str = ""  # dense_text without the city names, for a search inside their reports
+    # The question without the city names, for a dense search inside their reports. Relative years
+    # stay as asked: written as 「2023年」 they pulled the query towards the reports' generic year
+    # sentences (「2023年是……开局之年」); the section priors use the year instead.
+    scoped_dense_text: str = ""
 
 
 def resolve_cities(names: list[str], cities: list[str]) -> list[str]:
@@ -111,14 +113,12 @@ def analyze(question: str, cities: list[str], default_year: int | None) -> Query
     ]
     base_year = default_year
     years = [int(y) for y in re.findall(r"((?:19|20)\d{2})年", question)]
-    dense = question
     extra: list[str] = []
     if base_year:
         for word, delta in _RELATIVE_YEARS.items():
             if word in question:
                 year = base_year + delta
                 years.append(year)
-                dense = dense.replace(word, f"{year}年")
                 extra.append(f"{year}年")
     extra.extend(expand_synonyms(question))
     focus = None
@@ -131,9 +131,8 @@ def analyze(question: str, cities: list[str], default_year: int | None) -> Query
         unknown_places=unknown if not named else [],
         years=sorted(set(years)),
         keyword_text=" ".join([question, *extra]),
-        dense_text=dense,
         time_focus=focus,
-        scoped_dense_text=strip_cities(dense, named) or dense,
+        scoped_dense_text=strip_cities(question, named) or question,
     )
 
 

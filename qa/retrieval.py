@@ -178,7 +178,7 @@ def search(
     if settings.dense:
         # Inside the named reports the city name says nothing and only pulls towards passages
         # that happen to repeat it (measured: hit@1 0.81 -> 0.83 on dev).
-        text = analysis.scoped_dense_text if rows is not None and scope == analysis.cities else analysis.dense_text
+        text = analysis.scoped_dense_text if rows is not None and scope == analysis.cities else analysis.question
         dense_rows, dense_scores, sentence_sims = dense_search(kb, embedder.embed_queries([text])[0], rows, n)
         dense = (dense_rows, dense_scores)
     keyword = keyword_search(kb, analysis.keyword_text, rows, n) if settings.keyword else empty
