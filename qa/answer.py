@@ -38,9 +38,9 @@ def _refusal(question: str, analysis, reason: str = "") -> str:
 
 
 def extractive_answer(question: str, analysis, passages: list[Passage], similarity: dict | None = None,
-                      vocabulary: Callable[[str], bool] | None = None) -> Answer:
+                      reports_use: Callable[[str], bool] | None = None) -> Answer:
     """The best answering span(s), cited; or a refusal with the closest passages as related.
-    `vocabulary` tells the words of the indexed reports (for questions in other words)."""
+    `reports_use(word)` tells whether the indexed reports use a word (for questions in other words)."""
     if analysis.unknown_places:
         return Answer(_refusal(question, analysis, f"知识库中没有{'、'.join(analysis.unknown_places)}的报告"),
                       refused=True, related=passages[:3], question=question)
@@ -48,8 +48,8 @@ def extractive_answer(question: str, analysis, passages: list[Passage], similari
     scored = score_sentences(question, analysis, passages, similarity)
     spans = answer_spans(question, analysis, scored, passages)
     note = ""
-    if not spans and vocabulary is not None and asks_quantity(question):
-        paraphrased = paraphrased_figure_span(question, analysis, scored, passages, similarity, vocabulary)
+    if not spans and reports_use is not None and asks_quantity(question):
+        paraphrased = paraphrased_figure_span(question, analysis, scored, passages, similarity, reports_use)
         spans, note = ([paraphrased], PARAPHRASE_NOTE) if paraphrased else ([], "")
     if not spans or spans[0].score < MIN_SPAN_SCORE:
         return Answer(_refusal(question, analysis), refused=True, related=passages[:3], question=question)
@@ -139,8 +139,8 @@ def ask_stream(
         chat_model = load_chat_model()
         if chat_model is None and mode == "llm":
             raise ValueError("没有配置大模型：设置 QA_LLM（例如 openai:qwen2.5-7b-instruct）后再用 LLM 模式。")
-    standalone, analysis, passages, similarity, vocabulary = _prepare(question, history, k, city, kb_dir, chat_model)
-    extractive = extractive_answer(standalone, analysis, passages, similarity, vocabulary)
+    standalone, analysis, passages, similarity, reports_use = _prepare(question, history, k, city, kb_dir, chat_model)
+    extractive = extractive_answer(standalone, analysis, passages, similarity, reports_use)
     if chat_model is None or extractive.refused:
         # Refusal is decided before any LLM call, so an LLM never gets to invent a figure.
         yield {"type": "delta", "text": extractive.text}

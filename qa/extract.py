@@ -236,7 +236,7 @@ _MIN_SENTENCES_FOR_Z = 30  # fewer sentences do not tell an outlier from the res
 
 
 def paraphrased_figure_span(question: str, analysis: QueryAnalysis, spans: list[Span], passages: list[Passage],
-                            similarity: dict, in_vocabulary: Callable[[str], bool], limit: int = 10) -> Span | None:
+                            similarity: dict, reports_use: Callable[[str], bool], limit: int = 10) -> Span | None:
     """A figure question in words the reports never use (「挖空了的地」「念书的位子」) cannot pass
     the lexical check of `answer_spans`, whatever the reports say. Its best sentence with a figure
     is accepted when its meaning stands out from the rest of the report (PARAPHRASE_MIN_Z); a
@@ -248,7 +248,7 @@ def paraphrased_figure_span(question: str, analysis: QueryAnalysis, spans: list[
     if len({p.city for p in passages}) != 1 or len(analysis.cities) > 1:
         return None
     terms = [t for t in topic_terms(question, analysis) if t not in _FRAME_WORDS]
-    if all(any(in_vocabulary(form) for form in _synonyms_of(t)) for t in terms):
+    if all(any(reports_use(form) for form in _synonyms_of(t)) for t in terms):
         return None
     sims = np.fromiter(similarity.values(), dtype=np.float32)
     if len(sims) < _MIN_SENTENCES_FOR_Z or float(sims.std()) == 0.0:

@@ -96,9 +96,9 @@ def _paraphrase_case(question: str, figure_sim: float):
     """A report passage whose second sentence holds a figure, among 40 other sentences of the
     report with cosines around 0.80 (only their spread matters)."""
     p = _passage(0, "持续改善农村人居环境。完成农村危房抗震加固改造2000户,新建村级公园10个。")
-    vocabulary = set(tokenize_zh(p.text)) | {"旅游总收入", "旅游"}  # words the reports use
+    report_words = set(tokenize_zh(p.text)) | {"旅游总收入", "旅游"}
     sims = {("d", 0): 0.84, ("d", 11): figure_sim} | {("other", i): 0.80 + 0.002 * (i % 10) for i in range(40)}
-    return extractive_answer(question, analyze(question, CITIES, 2023), [p], sims, vocabulary.__contains__)
+    return extractive_answer(question, analyze(question, CITIES, 2023), [p], sims, report_words.__contains__)
 
 
 def test_a_figure_asked_in_other_words_is_answered_when_its_sentence_stands_out():
