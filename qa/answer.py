@@ -168,7 +168,7 @@ def _llm_stream(question: str, passages: list[Passage], chat_model, history, ext
         return
     mode, note = "llm", ""
     if not check.ok:
-        repaired = None if check.empty else repair_answer(text, passages)
+        repaired = repair_answer(text, passages)  # None for an answer of markers only
         if repaired is None:
             why = "只有引用标记，没有内容" if check.empty else "引用或数字与原文不符"
             answer = replace(extractive, mode="llm-fallback", note=noted(f"大模型的回答未通过核验（{why}），已改用原文摘录。"))
