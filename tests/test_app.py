@@ -236,7 +236,10 @@ def test_build_app_and_chat_handler(kb_copy):
     assert "326.3亿元" in chat[-1]["content"] and 'class="cite"' in chat[-1]["content"]
     assert len(history) == 1 and "326.3亿元" in copied
     *_, (_, chat, history, _) = respond("那财政收入呢？", chat, history, [], 6, "extractive")
-    assert len(chat) == 4 and len(history) == 2 and "财政收入" in chat[-1]["content"] and "彬州" in chat[-1]["content"]
+    # the follow-up's figure, read from the report itself: 「地方财政收入……亿元」
+    binzhou = next(d.text for d in load(kb_copy).documents.values() if d.city == "彬州市")
+    revenue = re.search(r"地方财政收入(\d+(?:\.\d+)?亿元)", binzhou).group(1)
+    assert len(chat) == 4 and len(history) == 2 and revenue in chat[-1]["content"]
     # a bad question is shown as an error message in the chat, not raised
     *_, (_, chat, history, _) = respond("   ", chat, history, ["彬州市"], 6, "extractive")
     assert len(chat) == 5 and "问题为空" in chat[-1]["content"] and len(history) == 2
