@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .conversation import rewrite_followup
-from .extract import answer_spans, asks_quantity, display_span, paraphrased_figure_span, score_sentences, topic_terms
+from .extract import (answer_spans, asks_quantity, display_span, paraphrased_figure_span, score_sentences, topic_terms,
+                      unfamiliar_words)
 from .pipeline import get_embedder, open_kb
-from .retrieval import check_question, search, to_passages
+from .retrieval import check_question, search, to_passages, word_standout
 from .schema import Answer, History, Passage
 
 REFUSAL = "报告中没有找到{topic}的相关内容。"
@@ -38,14 +39,15 @@ def _refusal(question: str, analysis, reason: str = "") -> str:
 
 
 def extractive_answer(question: str, analysis, passages: list[Passage], similarity: dict | None = None,
-                      reports_use: Callable[[str], bool] | None = None) -> Answer:
+                      reports_use: Callable[[str], bool] | None = None, word_meaning: dict | None = None) -> Answer:
     """The best answering span(s), cited; or a refusal with the closest passages as related.
-    `reports_use(word)` tells whether the indexed reports use a word (for questions in other words)."""
+    `reports_use(word)` tells whether the indexed reports use a word (for questions in other words);
+    `similarity` and `word_meaning` are the sentence signals of `score_sentences`."""
     if analysis.unknown_places:
         return Answer(_refusal(question, analysis, f"知识库中没有{'、'.join(analysis.unknown_places)}的报告"),
                       refused=True, related=passages[:3], question=question)
     similarity = similarity or {}
-    scored = score_sentences(question, analysis, passages, similarity)
+    scored = score_sentences(question, analysis, passages, similarity, word_meaning)
     spans = answer_spans(question, analysis, scored, passages)
     note = ""
     if not spans and reports_use is not None and asks_quantity(question):
@@ -97,12 +99,16 @@ def _prepare(question: str, history: History | None, k: int, city, kb_dir, chat_
     else:
         standalone = rewrite_followup(question, history, kb.cities)
     cities = [city] if isinstance(city, str) else city
-    result = search(kb, get_embedder(), standalone, k=max(k, ANSWER_PASSAGES), cities=cities)
-    similarity = {}  # (doc_id, start) of a sentence -> its cosine with the question
-    for srow, sim in result.sentence_sims.items():
+    embedder = get_embedder()
+    result = search(kb, embedder, standalone, k=max(k, ANSWER_PASSAGES), cities=cities)
+    srows = list(result.sentence_sims)
+    standout = word_standout(kb, embedder, unfamiliar_words(standalone, result.analysis, kb.uses), srows)
+    similarity, word_meaning = {}, {}  # (doc_id, start) of a sentence -> its cosine with the question; its z
+    for srow, z in zip(srows, standout):
         row, start, _ = kb.sentences[srow]
-        similarity[(kb.passages[row].doc_id, int(start))] = sim
-    return standalone, result.analysis, to_passages(kb, result.hits), similarity, kb.uses
+        key = (kb.passages[row].doc_id, int(start))
+        similarity[key], word_meaning[key] = result.sentence_sims[srow], z
+    return standalone, result.analysis, to_passages(kb, result.hits), similarity, kb.uses, word_meaning
 
 
 def ask(
@@ -139,8 +145,8 @@ def ask_stream(
         chat_model = load_chat_model()
         if chat_model is None and mode == "llm":
             raise ValueError("没有配置大模型：设置 QA_LLM（例如 openai:qwen2.5-7b-instruct）后再用 LLM 模式。")
-    standalone, analysis, passages, similarity, reports_use = _prepare(question, history, k, city, kb_dir, chat_model)
-    extractive = extractive_answer(standalone, analysis, passages, similarity, reports_use)
+    standalone, analysis, passages, similarity, reports_use, word_meaning = _prepare(question, history, k, city, kb_dir, chat_model)
+    extractive = extractive_answer(standalone, analysis, passages, similarity, reports_use, word_meaning)
     if chat_model is None or extractive.refused:
         # Refusal is decided before any LLM call, so an LLM never gets to invent a figure.
         yield {"type": "delta", "text": extractive.text}

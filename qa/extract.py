@@ -27,6 +27,11 @@ _CLAUSE_SPLIT_RE = re.compile(r"(?<=[，,；;：:])")
 _DISPLAY_CHARS = 110  # a longer sentence is shown as the clauses around the answer
 W_COVERAGE, W_SIMILARITY, W_PASSAGE = 0.5, 3.0, 0.25  # dev grid: similarity picks paraphrased sentences best
 W_COVERAGE_DESCRIPTIVE = 0.2
+# A sentence that stands out as meaning a question word no report uses (z of its cosine with the
+# word alone, among the report's sentences) gains W_WORD_MEANING per standard deviation above
+# WORD_MEANING_MIN_Z. Over dev and eval/*_extra.jsonl every value of 1.5-2.5 and 0.04-0.08 gives
+# the same dev answers (docs/measurements.md).
+W_WORD_MEANING, WORD_MEANING_MIN_Z = 0.04, 2.0
 TIME_WEIGHT = 1.0
 MIN_ANSWER_CHARS = 12
 
@@ -106,9 +111,12 @@ def _time_fit(analysis: QueryAnalysis, section: str, sentence: str) -> float:
     return fit + 0.05 * bool(_PLAN_SENTENCE_RE.search(sentence))
 
 
-def score_sentences(question: str, analysis: QueryAnalysis, passages: list[Passage], similarity: dict) -> list[Span]:
+def score_sentences(question: str, analysis: QueryAnalysis, passages: list[Passage], similarity: dict,
+                    word_meaning: dict | None = None) -> list[Span]:
     """Candidate sentences of the passages, best first. `similarity` maps (doc_id, start) of a
-    sentence to its embedding cosine with the question (from retrieval)."""
+    sentence to its embedding cosine with the question (from retrieval); `word_meaning` to how far
+    it stands out as meaning one of the question's words that no report uses (a z-score)."""
+    word_meaning = word_meaning or {}
     terms = topic_terms(question, analysis)
     # 「怎样让农民收入更稳」 asks for a measure, not for a figure of 收入; 「……一年省下多少？」 does.
     asks_number = bool(_ASKS_QUANTITY_RE.search(question) or _ASKS_NUMBER_RE.search(question) and not asks_method(question))
@@ -124,6 +132,8 @@ def score_sentences(question: str, analysis: QueryAnalysis, passages: list[Passa
             cov = coverage(sentence, terms)
             sim = similarity.get((p.doc_id, p.start + a), 0.0)
             score = w_coverage * cov + W_SIMILARITY * sim + W_PASSAGE * (p.score / top) - 0.02 * pi
+            # Coverage credits the words the reports use; for the others only meaning can.
+            score += W_WORD_MEANING * max(0.0, word_meaning.get((p.doc_id, p.start + a), 0.0) - WORD_MEANING_MIN_Z)
             if asks_number:
                 score += 0.1 if _NUMBER_RE.search(sentence) else -0.3
             if unit:
@@ -232,7 +242,14 @@ def _plan_for_past(question: str, analysis: QueryAnalysis, sentence: str) -> boo
 # questions this way, 15 rightly, and no unanswerable one; lower values answer more wrongly
 # (docs/measurements.md).
 PARAPHRASE_MIN_Z = 4.0
-_MIN_SENTENCES_FOR_Z = 30  # fewer sentences do not tell an outlier from the rest
+MIN_SENTENCES_FOR_Z = 30  # fewer sentences do not tell an outlier from the rest
+
+
+def unfamiliar_words(question: str, analysis: QueryAnalysis, reports_use: Callable[[str], bool]) -> list[str]:
+    """The question's topic words that no report uses, nor any synonym of them (「遛弯」「挖空」):
+    only their meaning can match a sentence."""
+    return [t for t in topic_terms(question, analysis)
+            if t not in _FRAME_WORDS and not any(reports_use(form) for form in _synonyms_of(t))]
 
 
 def paraphrased_figure_span(question: str, analysis: QueryAnalysis, spans: list[Span], passages: list[Passage],
@@ -247,11 +264,10 @@ def paraphrased_figure_span(question: str, analysis: QueryAnalysis, spans: list[
     the nearest candidates from everywhere, which only makes the outlier test stricter."""
     if len({p.city for p in passages}) != 1 or len(analysis.cities) > 1:
         return None
-    terms = [t for t in topic_terms(question, analysis) if t not in _FRAME_WORDS]
-    if all(any(reports_use(form) for form in _synonyms_of(t)) for t in terms):
+    if not unfamiliar_words(question, analysis, reports_use):
         return None
     sims = np.fromiter(similarity.values(), dtype=np.float32)
-    if len(sims) < _MIN_SENTENCES_FOR_Z or float(sims.std()) == 0.0:
+    if len(sims) < MIN_SENTENCES_FOR_Z or float(sims.std()) == 0.0:
         return None
     for span in spans[:limit]:
         sentence = _text(span, passages)

@@ -2,7 +2,7 @@
 import pytest
 
 from qa.answer import PARAPHRASE_NOTE, extractive_answer
-from qa.extract import asks_method, asks_quantity, states_figure, topic_terms
+from qa.extract import WORD_MEANING_MIN_Z, asks_method, asks_quantity, states_figure, topic_terms
 from qa.keywords import add_words, tokenize_zh
 from qa.query import analyze, synonym_groups
 from qa.schema import Passage
@@ -16,20 +16,20 @@ def _states(question: str, sentence: str) -> bool:
     return states_figure(sentence, topic_terms(question, analysis), question)
 
 
-@pytest.mark.parametrize("question", ["温州去年城镇和农村的人均可支配收入分别是多少元？", "温州城里人和农村人去年人均可支配收入各是多少？"])
+@pytest.mark.parametrize("question", ["龙南去年城镇和农村的人均可支配收入分别是多少元？", "龙南城里人和农村人去年人均可支配收入各是多少？"])
 def test_urban_and_rural_figures_are_stated_by_a_chengxiang_sentence(question):
     # Reports give both at once: 「城乡居民人均可支配收入分别达到……」
     assert _states(question, "城乡居民人均可支配收入分别达到61200元、30400元,分别增长4.1%、6.3%。")
 
 
 def test_rural_figure_does_not_answer_the_urban_one():
-    question = "温州城镇居民去年的人均可支配收入有多少？"
+    question = "龙南城镇居民去年的人均可支配收入有多少？"
     assert not _states(question, "农村居民人均可支配收入20190元、增长5.4%。")
     assert _states(question, "城镇居民人均可支配收入65000元、增长4.1%。")
 
 
 def test_growth_rate_does_not_answer_an_amount_question():
-    question = "温州去年旅游总收入有多少？"
+    question = "龙南去年旅游总收入有多少？"
     assert not _states(question, "旅游总收入增长12.5%。")
     assert _states(question, "旅游总收入达到135亿元,增长12.5%。")
 
@@ -39,9 +39,9 @@ def test_abbreviated_revenue_states_the_target():
 
 
 @pytest.mark.parametrize("question, sentence", [
-    ("温州去年旅游总收入是多少？", "2022年,城乡面貌明显改善,文旅融合带动旅游总收入。"),
-    ("温州去年农民收入是多少？", "2022年,推进城乡融合,持续增加农民收入。"),
-    ("温州城镇居民去年的人均可支配收入有多少？", "农村居民人均可支配收入20190元,城乡居民收入比缩小到1.9。"),
+    ("龙南去年旅游总收入是多少？", "2022年,城乡面貌明显改善,文旅融合带动旅游总收入。"),
+    ("龙南去年农民收入是多少？", "2022年,推进城乡融合,持续增加农民收入。"),
+    ("龙南城镇居民去年的人均可支配收入有多少？", "农村居民人均可支配收入20190元,城乡居民收入比缩小到1.9。"),
 ])
 def test_no_figure_is_borrowed_from_elsewhere_in_a_chengxiang_sentence(question, sentence):
     assert not _states(question, sentence)
@@ -90,6 +90,23 @@ def test_a_how_question_is_answered_by_a_measure_without_figures():
     question = "温州怎样保障农民工的收入？"
     answer = extractive_answer(question, analyze(question, CITIES, 2023), [p], sims)
     assert answer.text.startswith("据《2023年温州市政府工作报告》：全面推行农民工工资专户管理")
+
+
+def test_a_sentence_that_means_a_word_no_report_uses_is_preferred():
+    # 「遛弯」 is no report's word; the sentence standing out as meaning it (a z-score from
+    # retrieval) beats a generic one that is slightly closer to the whole question.
+    p = _passage(0, "推进基层治理现代化,提升群众满意度。新建口袋公园15个,建成城市绿道20公里。")
+    second = ("d", p.text.index("新建"))
+    sims = {("d", 0): 0.880, second: 0.875}
+    question = "龙南打算怎么让街坊邻居遛弯更方便？"
+    analysis = analyze(question, CITIES, 2023)
+
+    def first_span(word_meaning):
+        return extractive_answer(question, analysis, [p], sims, word_meaning=word_meaning).text.split("；")[0]
+
+    assert "基层治理" in first_span(None)
+    assert "口袋公园" in first_span({("d", 0): 1.0, second: 4.5})
+    assert "基层治理" in first_span({("d", 0): 1.0, second: WORD_MEANING_MIN_Z})  # no credit up to the threshold
 
 
 def _paraphrase_case(question: str, figure_sim: float):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from qa.index import IndexCorruptError, IndexMissingError, build, load, mean_vectors, staleness
-from qa.retrieval import HUB_PENALTY, PASSAGE_WEIGHT, dense_search, search, to_passages
+from qa.retrieval import HUB_PENALTY, PASSAGE_WEIGHT, dense_search, search, to_passages, word_standout
 
 
 def test_build_writes_manifest_and_no_pickle(small_kb_dir, embedder):
@@ -63,6 +63,19 @@ def test_the_knowledge_base_knows_the_reports_words(small_kb_dir):
     # jieba cuts 消费券 into 消费 + 券, so it is no BM25 word, but the reports do use it
     assert not in_vocabulary(kb.bm25, "消费券") and kb.uses("消费券") and kb.uses("生产总值")
     assert not kb.uses("挖空") and not kb.uses("养老钱") and not kb.uses("")
+
+
+def test_a_word_no_report_uses_singles_out_the_sentence_that_means_it(small_kb_dir, embedder):
+    kb = load(small_kb_dir)
+    assert not kb.uses("坐公交")  # the reports say 公交, never 坐公交
+    rows = kb.rows_by_city["宁波市"]
+    srows = [s for r in rows for s in range(kb.first_sentence[r], kb.first_sentence[r + 1])]
+    z = word_standout(kb, embedder, ["坐公交", "挖空"], srows)
+    sims = kb.sentence_index.reconstruct_batch(np.array(srows)) @ embedder.embed_queries(["坐公交", "挖空"]).T
+    np.testing.assert_allclose(z, ((sims - sims.mean(0)) / sims.std(0)).max(1), rtol=1e-4, atol=1e-4)
+    row, start, end = kb.sentences[srows[int(np.argmax(z))]]
+    assert "公交" in kb.documents[kb.passages[row].doc_id].text[start:end] and z.max() > 4
+    assert not word_standout(kb, embedder, [], srows).any() and not word_standout(kb, embedder, ["坐公交"], srows[:5]).any()
 
 
 def test_retrieves_the_right_passage_with_the_real_model(small_kb_dir, embedder):

@@ -47,8 +47,8 @@ def test_people_government_titles_parse():
 
 
 def test_footnote_markers_removed_and_punctuation_kept():
-    paragraphs = clean_paragraphs("落实教师“小级别”晋升[5]政策,待遇提升【8】。\n|\n\n")
-    assert paragraphs == ["落实教师“小级别”晋升政策,待遇提升。"]
+    paragraphs = clean_paragraphs("实施“强基”行动[5]计划,成效明显【8】。\n|\n\n")
+    assert paragraphs == ["实施“强基”行动计划,成效明显。"]
 
 
 def test_gb18030_and_utf8_bom_are_decoded(tmp_path):
