@@ -9,7 +9,7 @@ Whether the reports answer at all is decided first, from retrieval and span sign
 from __future__ import annotations
 
 import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -17,6 +17,7 @@ from .conversation import rewrite_followup
 from .extract import (answer_spans, asks_quantity, display_span, paraphrased_figure_span, score_sentences, topic_terms,
                       unfamiliar_words)
 from .pipeline import get_embedder, open_kb
+from .query import QueryAnalysis
 from .retrieval import check_question, search, to_passages, word_standout
 from .schema import Answer, History, Passage
 
@@ -39,15 +40,15 @@ def _refusal(question: str, analysis, reason: str = "") -> str:
 
 
 def extractive_answer(question: str, analysis, passages: list[Passage], similarity: dict | None = None,
-                      reports_use: Callable[[str], bool] | None = None, word_meaning: dict | None = None) -> Answer:
+                      reports_use: Callable[[str], bool] | None = None, standout: dict | None = None) -> Answer:
     """The best answering span(s), cited; or a refusal with the closest passages as related.
     `reports_use(word)` tells whether the indexed reports use a word (for questions in other words);
-    `similarity` and `word_meaning` are the sentence signals of `score_sentences`."""
+    `similarity` and `standout` are the sentence signals of `score_sentences`."""
     if analysis.unknown_places:
         return Answer(_refusal(question, analysis, f"知识库中没有{'、'.join(analysis.unknown_places)}的报告"),
                       refused=True, related=passages[:3], question=question)
     similarity = similarity or {}
-    scored = score_sentences(question, analysis, passages, similarity, word_meaning)
+    scored = score_sentences(question, analysis, passages, similarity, standout)
     spans = answer_spans(question, analysis, scored, passages)
     note = ""
     if not spans and reports_use is not None and asks_quantity(question):
@@ -89,7 +90,20 @@ def extractive_answer(question: str, analysis, passages: list[Passage], similari
     return Answer(text=text, citations=citations, question=question, mode="extractive", note=note)
 
 
-def _prepare(question: str, history: History | None, k: int, city, kb_dir, chat_model=None):
+@dataclass
+class Evidence:
+    """What the answer step works from: the question made standalone, its analysis, the passages
+    retrieved, and two signals per sentence of them, keyed by (doc_id, start)."""
+
+    question: str
+    analysis: QueryAnalysis
+    passages: list[Passage]
+    similarity: dict  # cosine with the question
+    standout: dict  # z-score as meaning a question word no report uses (see word_standout)
+    reports_use: Callable[[str], bool]
+
+
+def _gather(question: str, history: History | None, k: int, city, kb_dir, chat_model=None) -> Evidence:
     question = check_question(question)
     kb = open_kb(kb_dir)
     if chat_model is not None and history:
@@ -102,13 +116,13 @@ def _prepare(question: str, history: History | None, k: int, city, kb_dir, chat_
     embedder = get_embedder()
     result = search(kb, embedder, standalone, k=max(k, ANSWER_PASSAGES), cities=cities)
     srows = list(result.sentence_sims)
-    standout = word_standout(kb, embedder, unfamiliar_words(standalone, result.analysis, kb.uses), srows)
-    similarity, word_meaning = {}, {}  # (doc_id, start) of a sentence -> its cosine with the question; its z
-    for srow, z in zip(srows, standout):
+    words = [] if result.analysis.unknown_places else unfamiliar_words(standalone, result.analysis, kb.uses)
+    evidence = Evidence(standalone, result.analysis, to_passages(kb, result.hits), {}, {}, kb.uses)
+    for srow, z in zip(srows, word_standout(kb, embedder, words, srows)):
         row, start, _ = kb.sentences[srow]
         key = (kb.passages[row].doc_id, int(start))
-        similarity[key], word_meaning[key] = result.sentence_sims[srow], z
-    return standalone, result.analysis, to_passages(kb, result.hits), similarity, kb.uses, word_meaning
+        evidence.similarity[key], evidence.standout[key] = result.sentence_sims[srow], z
+    return evidence
 
 
 def ask(
@@ -145,14 +159,14 @@ def ask_stream(
         chat_model = load_chat_model()
         if chat_model is None and mode == "llm":
             raise ValueError("没有配置大模型：设置 QA_LLM（例如 openai:qwen2.5-7b-instruct）后再用 LLM 模式。")
-    standalone, analysis, passages, similarity, reports_use, word_meaning = _prepare(question, history, k, city, kb_dir, chat_model)
-    extractive = extractive_answer(standalone, analysis, passages, similarity, reports_use, word_meaning)
+    e = _gather(question, history, k, city, kb_dir, chat_model)
+    extractive = extractive_answer(e.question, e.analysis, e.passages, e.similarity, e.reports_use, e.standout)
     if chat_model is None or extractive.refused:
         # Refusal is decided before any LLM call, so an LLM never gets to invent a figure.
         yield {"type": "delta", "text": extractive.text}
         yield {"type": "answer", "answer": extractive}
         return
-    yield from _llm_stream(standalone, passages[:ANSWER_PASSAGES], chat_model, history, extractive)
+    yield from _llm_stream(e.question, e.passages[:ANSWER_PASSAGES], chat_model, history, extractive)
 
 
 def _llm_stream(question: str, passages: list[Passage], chat_model, history, extractive: Answer) -> Iterator[dict]:

@@ -28,10 +28,10 @@ _DISPLAY_CHARS = 110  # a longer sentence is shown as the clauses around the ans
 W_COVERAGE, W_SIMILARITY, W_PASSAGE = 0.5, 3.0, 0.25  # dev grid: similarity picks paraphrased sentences best
 W_COVERAGE_DESCRIPTIVE = 0.2
 # A sentence that stands out as meaning a question word no report uses (z of its cosine with the
-# word alone, among the report's sentences) gains W_WORD_MEANING per standard deviation above
-# WORD_MEANING_MIN_Z. Over dev and eval/*_extra.jsonl every value of 1.5-2.5 and 0.04-0.08 gives
-# the same dev answers (docs/measurements.md).
-W_WORD_MEANING, WORD_MEANING_MIN_Z = 0.04, 2.0
+# word alone, among its report's sentences) gains W_STANDOUT per standard deviation above
+# STANDOUT_MIN_Z, counted up to STANDOUT_MAX_Z: a nudge among near-equal sentences, not enough to
+# turn a refusal into an answer. Measured in docs/measurements.md.
+W_STANDOUT, STANDOUT_MIN_Z, STANDOUT_MAX_Z = 0.04, 2.0, 4.0
 TIME_WEIGHT = 1.0
 MIN_ANSWER_CHARS = 12
 
@@ -73,8 +73,8 @@ def topic_terms(question: str, analysis: QueryAnalysis) -> list[str]:
 
 
 def _readings(sentence: str) -> list[str]:
-    """The sentence as topic terms are matched against it. 「城乡居民人均可支配收入分别达到61200元、
-    30400元」 gives the 城镇 and the 农村 figure at once, so it is also read as each of them."""
+    """The sentence as topic terms are matched against it. 「城乡居民人均消费支出分别为31200元、
+    17400元」 gives the 城镇 and the 农村 figure at once, so it is also read as each of them."""
     norm = normalize_zh(sentence)
     if "城乡" in norm and "分别" in norm:
         return [norm, norm.replace("城乡", "城镇"), norm.replace("城乡", "农村")]
@@ -112,11 +112,11 @@ def _time_fit(analysis: QueryAnalysis, section: str, sentence: str) -> float:
 
 
 def score_sentences(question: str, analysis: QueryAnalysis, passages: list[Passage], similarity: dict,
-                    word_meaning: dict | None = None) -> list[Span]:
+                    standout: dict | None = None) -> list[Span]:
     """Candidate sentences of the passages, best first. `similarity` maps (doc_id, start) of a
-    sentence to its embedding cosine with the question (from retrieval); `word_meaning` to how far
-    it stands out as meaning one of the question's words that no report uses (a z-score)."""
-    word_meaning = word_meaning or {}
+    sentence to its embedding cosine with the question, `standout` to how far it stands out as
+    meaning one of the question's words that no report uses (a z-score); both from retrieval."""
+    standout = standout or {}
     terms = topic_terms(question, analysis)
     # 「怎样让农民收入更稳」 asks for a measure, not for a figure of 收入; 「……一年省下多少？」 does.
     asks_number = bool(_ASKS_QUANTITY_RE.search(question) or _ASKS_NUMBER_RE.search(question) and not asks_method(question))
@@ -133,7 +133,8 @@ def score_sentences(question: str, analysis: QueryAnalysis, passages: list[Passa
             sim = similarity.get((p.doc_id, p.start + a), 0.0)
             score = w_coverage * cov + W_SIMILARITY * sim + W_PASSAGE * (p.score / top) - 0.02 * pi
             # Coverage credits the words the reports use; for the others only meaning can.
-            score += W_WORD_MEANING * max(0.0, word_meaning.get((p.doc_id, p.start + a), 0.0) - WORD_MEANING_MIN_Z)
+            z = min(standout.get((p.doc_id, p.start + a), 0.0), STANDOUT_MAX_Z)
+            score += W_STANDOUT * max(0.0, z - STANDOUT_MIN_Z)
             if asks_number:
                 score += 0.1 if _NUMBER_RE.search(sentence) else -0.3
             if unit:
@@ -177,12 +178,12 @@ def asks_quantity(question: str) -> bool:
 
 
 def states_figure(sentence: str, terms: list[str], question: str) -> bool:
-    """Does the sentence give a figure for the topic, of the kind asked? 「旅游总收入是多少」 needs an
-    amount right after 旅游总收入 (not just its growth rate); 「增长多少」 accepts a percentage."""
+    """Does the sentence give a figure for the topic, of the kind asked? 「快递业务量是多少」 needs an
+    amount right after 快递业务量 (not just its growth rate); 「增长多少」 accepts a percentage."""
     want_rate = bool(_ASKS_RATE_RE.search(question))
     terms = [t for t in terms if t not in _FRAME_WORDS]
     # Most named aspects must be there, and not the other side of a pair: the rural figure does
-    # not answer 「城镇居民的人均可支配收入」, though 人均可支配收入 is half that topic.
+    # not answer 「城镇居民的人均消费支出」, though 人均消费支出 is half that topic.
     return bool(terms) and any(_coverage(norm, terms) >= MIN_FIGURE_COVERAGE and not _other_side(norm, terms)
                                and _figure_follows(norm, terms, want_rate) for norm in _readings(sentence))
 
@@ -257,7 +258,7 @@ def paraphrased_figure_span(question: str, analysis: QueryAnalysis, spans: list[
     """A figure question in words the reports never use (「挖空了的地」「念书的位子」) cannot pass
     the lexical check of `answer_spans`, whatever the reports say. Its best sentence with a figure
     is accepted when its meaning stands out from the rest of the report (PARAPHRASE_MIN_Z); a
-    question in the reports' own words (「旅游总收入」) keeps the lexical check alone.
+    question in the reports' own words (「快递业务量」) keeps the lexical check alone.
 
     Only when the passages come from one report: one sentence cannot answer for several. With the
     report named (or chosen as a filter), `similarity` holds all of its sentences; without, it holds

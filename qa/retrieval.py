@@ -230,16 +230,24 @@ def rerank(reranker, question: str, kb: KnowledgeBase, hits: list[Hit]) -> list[
 MAX_STANDOUT_WORDS = 3  # each word costs an embedding (≈ 4-8 ms)
 
 
-def word_standout(kb: KnowledgeBase, embedder, words: list[str], srows: list[int]) -> np.ndarray:
+def word_standout(kb: KnowledgeBase, embedder, words: list[str], srows: list[int]) -> list[float]:
     """For each sentence of `srows`, how far it stands out as meaning one of `words`: the largest
-    z-score, over the words, of its cosine with the word alone among these sentences. A question
-    word no report uses (「坐公交」) can only be matched by meaning, and the whole question's
-    embedding leans towards generic sentences; the word alone singles out the one about 公交."""
-    words = words[:MAX_STANDOUT_WORDS]
-    if not words or len(srows) < MIN_SENTENCES_FOR_Z:
-        return np.zeros(len(srows), np.float32)
-    sims = kb.sentence_index.reconstruct_batch(np.asarray(srows, np.int64)) @ embedder.embed_queries(words).T
-    return ((sims - sims.mean(0)) / np.maximum(sims.std(0), 1e-6)).max(1)
+    z-score, over the words, of its cosine with the word alone among the sentences of its report
+    in `srows` (0 where a report has too few of them to tell). A question word no report uses
+    (「臭水沟」) can only be matched by meaning, and the whole question's embedding leans towards
+    generic sentences; the word alone singles out the one about 污水. Computed here, beside the
+    question's cosines, since both come from the index's sentence vectors."""
+    standout = np.zeros(len(srows), np.float32)
+    srows = np.asarray(srows, np.int64)
+    reports = np.array([kb.passages[row].doc_id for row in kb.sentences[srows, 0]]) if len(srows) else np.array([])
+    groups = [mine for doc in np.unique(reports) if (mine := reports == doc).sum() >= MIN_SENTENCES_FOR_Z]
+    if not words or not groups:
+        return standout.tolist()
+    sims = kb.sentence_index.reconstruct_batch(srows) @ embedder.embed_queries(words[:MAX_STANDOUT_WORDS]).T
+    for mine in groups:
+        own = sims[mine]
+        standout[mine] = ((own - own.mean(0)) / np.maximum(own.std(0), 1e-6)).max(1)
+    return standout.tolist()
 
 
 def to_passages(kb: KnowledgeBase, hits: list[Hit]) -> list[Passage]:

@@ -126,6 +126,19 @@ def test_llm_answers_are_verified(kb, monkeypatch, reply, mode):
     assert ans.citations and "326.3亿元" in ans.citations[0].text
 
 
+def test_answer_signals_are_keyed_by_the_reports_sentences(kb):
+    from qa.answer import _gather
+    from qa.pipeline import open_kb
+
+    evidence = _gather("宁波打算怎么治理臭水沟？", None, 6, None, None)
+    assert evidence.standout.keys() == evidence.similarity.keys()
+    index = open_kb()
+    ends = {(index.passages[row].doc_id, int(start)): int(end) for row, start, end in index.sentences}
+    doc_id, start = max(evidence.standout, key=evidence.standout.get)  # 臭水沟 is no report's word
+    assert evidence.standout[(doc_id, start)] > 3.5
+    assert "污水" in index.documents[doc_id].text[start : ends[(doc_id, start)]]
+
+
 def test_a_figure_asked_in_words_no_report_uses_gets_the_outlier_test(kb, monkeypatch):
     import qa.extract
     from qa.answer import PARAPHRASE_NOTE
