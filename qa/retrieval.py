@@ -238,10 +238,12 @@ def word_standout(kb: KnowledgeBase, embedder, words: list[str], srows: list[int
     generic sentences; the word alone singles out the one about 污水. Computed here, beside the
     question's cosines, since both come from the index's sentence vectors."""
     standout = np.zeros(len(srows), np.float32)
+    if not words or not srows:
+        return standout.tolist()
     srows = np.asarray(srows, np.int64)
-    reports = np.array([kb.passages[row].doc_id for row in kb.sentences[srows, 0]]) if len(srows) else np.array([])
+    reports = np.array([kb.passages[row].doc_id for row in kb.sentences[srows, 0]])
     groups = [mine for doc in np.unique(reports) if (mine := reports == doc).sum() >= MIN_SENTENCES_FOR_Z]
-    if not words or not groups:
+    if not groups:
         return standout.tolist()
     sims = kb.sentence_index.reconstruct_batch(srows) @ embedder.embed_queries(words[:MAX_STANDOUT_WORDS]).T
     for mine in groups:
