@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 from .conversation import rewrite_followup
 from .extract import (answer_spans, asks_quantity, display_span, paraphrased_figure_span, score_sentences, topic_terms,
@@ -40,9 +40,9 @@ def _refusal(question: str, analysis, reason: str = "") -> str:
 
 
 def extractive_answer(question: str, analysis, passages: list[Passage], similarity: dict | None = None,
-                      reports_use: Callable[[str], bool] | None = None, standout: dict | None = None) -> Answer:
+                      unfamiliar: list[str] | None = None, standout: dict | None = None) -> Answer:
     """The best answering span(s), cited; or a refusal with the closest passages as related.
-    `reports_use(word)` tells whether the indexed reports use a word (for questions in other words);
+    `unfamiliar` are the question's topic words that no indexed report uses (see `unfamiliar_words`);
     `similarity` and `standout` are the sentence signals of `score_sentences`."""
     if analysis.unknown_places:
         return Answer(_refusal(question, analysis, f"知识库中没有{'、'.join(analysis.unknown_places)}的报告"),
@@ -51,8 +51,8 @@ def extractive_answer(question: str, analysis, passages: list[Passage], similari
     scored = score_sentences(question, analysis, passages, similarity, standout)
     spans = answer_spans(question, analysis, scored, passages)
     note = ""
-    if not spans and reports_use is not None and asks_quantity(question):
-        paraphrased = paraphrased_figure_span(question, analysis, scored, passages, similarity, reports_use)
+    if not spans and unfamiliar and asks_quantity(question):
+        paraphrased = paraphrased_figure_span(question, analysis, scored, passages, similarity)
         spans, note = ([paraphrased], PARAPHRASE_NOTE) if paraphrased else ([], "")
     if not spans or spans[0].score < MIN_SPAN_SCORE:
         return Answer(_refusal(question, analysis), refused=True, related=passages[:3], question=question)
@@ -100,7 +100,7 @@ class Evidence:
     passages: list[Passage]
     similarity: dict  # cosine with the question
     standout: dict  # z-score as meaning a question word no report uses (see word_standout)
-    reports_use: Callable[[str], bool]
+    unfamiliar: list[str]  # topic words no report uses
 
 
 def _gather(question: str, history: History | None, k: int, city, kb_dir, chat_model=None) -> Evidence:
@@ -117,7 +117,7 @@ def _gather(question: str, history: History | None, k: int, city, kb_dir, chat_m
     result = search(kb, embedder, standalone, k=max(k, ANSWER_PASSAGES), cities=cities)
     srows = list(result.sentence_sims)
     words = [] if result.analysis.unknown_places else unfamiliar_words(standalone, result.analysis, kb.uses)
-    evidence = Evidence(standalone, result.analysis, to_passages(kb, result.hits), {}, {}, kb.uses)
+    evidence = Evidence(standalone, result.analysis, to_passages(kb, result.hits), {}, {}, words)
     for srow, z in zip(srows, word_standout(kb, embedder, words, srows)):
         row, start, _ = kb.sentences[srow]
         key = (kb.passages[row].doc_id, int(start))
@@ -160,7 +160,7 @@ def ask_stream(
         if chat_model is None and mode == "llm":
             raise ValueError("没有配置大模型：设置 QA_LLM（例如 openai:qwen2.5-7b-instruct）后再用 LLM 模式。")
     e = _gather(question, history, k, city, kb_dir, chat_model)
-    extractive = extractive_answer(e.question, e.analysis, e.passages, e.similarity, e.reports_use, e.standout)
+    extractive = extractive_answer(e.question, e.analysis, e.passages, e.similarity, e.unfamiliar, e.standout)
     if chat_model is None or extractive.refused:
         # Refusal is decided before any LLM call, so an LLM never gets to invent a figure.
         yield {"type": "delta", "text": extractive.text}

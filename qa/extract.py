@@ -254,18 +254,17 @@ def unfamiliar_words(question: str, analysis: QueryAnalysis, reports_use: Callab
 
 
 def paraphrased_figure_span(question: str, analysis: QueryAnalysis, spans: list[Span], passages: list[Passage],
-                            similarity: dict, reports_use: Callable[[str], bool], limit: int = 10) -> Span | None:
+                            similarity: dict, limit: int = 10) -> Span | None:
     """A figure question in words the reports never use (「挖空了的地」「念书的位子」) cannot pass
     the lexical check of `answer_spans`, whatever the reports say. Its best sentence with a figure
-    is accepted when its meaning stands out from the rest of the report (PARAPHRASE_MIN_Z); a
-    question in the reports' own words (「快递业务量」) keeps the lexical check alone.
+    is accepted when its meaning stands out from the rest of the report (PARAPHRASE_MIN_Z). Only
+    for such questions (`unfamiliar_words`); a question in the reports' own words (「快递业务量」)
+    keeps the lexical check alone.
 
     Only when the passages come from one report: one sentence cannot answer for several. With the
     report named (or chosen as a filter), `similarity` holds all of its sentences; without, it holds
     the nearest candidates from everywhere, which only makes the outlier test stricter."""
     if len({p.city for p in passages}) != 1 or len(analysis.cities) > 1:
-        return None
-    if not unfamiliar_words(question, analysis, reports_use):
         return None
     sims = np.fromiter(similarity.values(), dtype=np.float32)
     if len(sims) < MIN_SENTENCES_FOR_Z or float(sims.std()) == 0.0:

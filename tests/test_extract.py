@@ -2,7 +2,7 @@
 import pytest
 
 from qa.answer import PARAPHRASE_NOTE, extractive_answer
-from qa.extract import STANDOUT_MAX_Z, STANDOUT_MIN_Z, asks_method, asks_quantity, states_figure, topic_terms
+from qa.extract import STANDOUT_MIN_Z, asks_method, asks_quantity, states_figure, topic_terms, unfamiliar_words
 from qa.keywords import add_words, tokenize_zh
 from qa.query import analyze, synonym_groups
 from qa.schema import Passage
@@ -107,6 +107,8 @@ def test_a_sentence_that_means_a_word_no_report_uses_is_preferred():
     assert "基层治理" in first_span(None)
     assert "口袋公园" in first_span({generic: 1.0, park: 4.5})
     assert "基层治理" in first_span({generic: 1.0, park: STANDOUT_MIN_Z})  # no credit up to the threshold
+    sims[generic] = 0.910  # 0.035 of cosine ahead: more than the capped credit makes up
+    assert "基层治理" in first_span({generic: 1.0, park: 100.0})
 
 
 def _paraphrase_case(question: str, figure_sim: float):
@@ -115,7 +117,8 @@ def _paraphrase_case(question: str, figure_sim: float):
     p = _passage(0, "持续改善农村人居环境。完成农村危房抗震加固改造2000户,新建村级公园10个。")
     report_words = set(tokenize_zh(p.text)) | {"快递", "业务量"}
     sims = {("d", 0): 0.84, ("d", 11): figure_sim} | {("other", i): 0.80 + 0.002 * (i % 10) for i in range(40)}
-    return extractive_answer(question, analyze(question, CITIES, 2023), [p], sims, report_words.__contains__)
+    analysis = analyze(question, CITIES, 2023)
+    return extractive_answer(question, analysis, [p], sims, unfamiliar_words(question, analysis, report_words.__contains__))
 
 
 def test_a_figure_asked_in_other_words_is_answered_when_its_sentence_stands_out():
