@@ -1,4 +1,4 @@
-"""Command line: `python -m qa index|search|ask|eval|bench`."""
+"""Command line: `python -m qa index|search|ask|eval|bench|serve`."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tqdm import tqdm
+
+from .config import WebConfig
 
 
 @contextmanager
@@ -68,14 +70,16 @@ def cmd_ask(args) -> int:
 
     ans = ask(args.question, k=args.k, city=args.city, kb_dir=args.kb, mode=args.mode)
     if args.json:
-        print(json.dumps({"text": ans.text, "refused": ans.refused, "mode": ans.mode, "note": ans.note,
-                          "citations": [p.to_dict() for p in ans.citations],
-                          "related": [p.to_dict() for p in ans.related]}, ensure_ascii=False, indent=1))
+        from .serialize import answer_record
+
+        print(json.dumps(answer_record(ans), ensure_ascii=False, indent=1))  # the API's `report_qa` record
         return 0
     print(ans.text)
     if ans.note:
         print(f"({ans.note})")
-    for label, passages in (("来源", ans.citations), ("相关段落", ans.related)):
+    from .serialize import cited
+
+    for label, passages in (("来源", [cited(c)[0] for c in ans.citations]), ("相关段落", ans.related)):
         if passages:
             print(f"\n{label}:")
             for i, p in enumerate(passages, 1):
@@ -86,14 +90,26 @@ def cmd_ask(args) -> int:
 def cmd_eval(args) -> int:
     from .evaluate import run_eval
 
+    client = None
+    if args.via_api:
+        from .client import ApiClient
+
+        client = ApiClient(args.via_api)
     return run_eval(Path(args.file), kb_dir=args.kb, with_answers=not args.retrieval_only, show_misses=args.misses,
-                    as_json=args.json, mode=args.mode, limit=args.limit)
+                    as_json=args.json, mode=args.mode, limit=args.limit, client=client)
 
 
 def cmd_bench(args) -> int:
     from .bench import main as bench_main
 
     return bench_main(args)
+
+
+def cmd_serve(args) -> int:
+    from .config import from_env
+    from .web.server import serve
+
+    return serve(args.host, args.port, kb_dir=args.kb, config=from_env())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,19 +140,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mode", choices=["extractive", "llm"], default="extractive", help="answer mode (llm needs QA_LLM)")
     p.add_argument("--limit", type=int, help="only the first N items")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--via-api", metavar="URL", help="ask a running server's API (e.g. http://127.0.0.1:7860) "
+                   "instead of answering in this process; QA_API_KEY is sent as the key")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("bench", help="build time, load time, latency and memory of the default pipeline")
     p.add_argument("--cold", action="store_true", help="also time a cold build (embeds the whole corpus again)")
     p.set_defaults(func=cmd_bench)
 
+    p = sub.add_parser("serve", help="serve the chat page and the OpenAI-compatible API (same as python app.py)")
+    p.add_argument("--host", default=WebConfig.host, help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=WebConfig.port)
+    p.add_argument("--kb", default=argparse.SUPPRESS, help="knowledge-base folder (default $QA_KB_DIR or kb/default)")
+    p.set_defaults(func=cmd_serve)
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    from .config import ConfigError
     from .index import KnowledgeBaseError
     from .retrieval import QuestionError
 
     try:
         return args.func(args)
-    except (QuestionError, KnowledgeBaseError, FileNotFoundError, ValueError) as exc:
+    except (QuestionError, KnowledgeBaseError, ConfigError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -92,6 +92,10 @@ class WebConfig:
     host: str = "127.0.0.1"  # this machine only
     port: int = 7860
     auth: tuple[tuple[str, str], ...] = ()  # (user, password) logins for the page
+    api_key: str = ""  # QA_API_KEY: the /v1 API then needs "Authorization: Bearer <key>"; else loopback only
+    max_body_bytes: int = 256 * 1024  # an API request: a long conversation is ~50 KB
+    api_concurrency: int = 4  # API answers computed at once (2 cores: more only adds waiting)
+    api_queue: int = 64  # API requests waiting for a turn; more are refused with 429
 
 
 @dataclass(frozen=True)
@@ -156,5 +160,5 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
         llm=LLMConfig(spec=env.get("QA_LLM", "").strip(),
                       context_tokens=_number(env, "QA_LLM_CTX", LLMConfig.context_tokens, int),
                       openai_base_url=env.get("OPENAI_BASE_URL", "").strip()),
-        web=WebConfig(auth=_logins(env)),
+        web=WebConfig(auth=_logins(env), api_key=env.get("QA_API_KEY", "").strip()),
     )

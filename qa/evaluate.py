@@ -178,22 +178,26 @@ def format_answers(name: str, s: dict) -> str:
 
 
 def run_eval(path: Path, kb_dir=None, with_answers: bool = True, show_misses: bool = False, as_json: bool = False,
-             mode: str = "extractive", limit: int | None = None) -> int:
+             mode: str = "extractive", limit: int | None = None, client=None) -> int:
     """`python -m qa eval FILE`: retrieval metrics, then answer metrics (extractive mode unless
-    mode="llm", which needs QA_LLM)."""
-    from .answer import ask
-    from .pipeline import open_kb, retrieve
+    mode="llm", which needs QA_LLM). With a `qa.client.ApiClient`, both go through a server's API."""
+    if client is not None:
+        ask, retrieve = client.ask, client.retrieve
+    else:
+        from .answer import ask
+        from .pipeline import open_kb, retrieve
 
+        open_kb(kb_dir)  # load (or build) outside the timed loop
+    where = {} if client is not None else {"kb_dir": kb_dir}  # a server answers from its own knowledge base
     items = load_items(path)[:limit]
-    open_kb(kb_dir)  # load (or build) outside the timed loop
     out: dict = {}
     if items and "turns" in items[0]:
-        total, follow, misses = evaluate_conversations(items, lambda q, history: ask(q, history=history, kb_dir=kb_dir, mode=mode))
+        total, follow, misses = evaluate_conversations(items, lambda q, history: ask(q, history=history, mode=mode, **where))
         out = {"all_turns": total, "followups": follow, "misses": misses}
         text = [format_answers("all turns", total), format_answers("follow-up turns", follow)]
     else:
-        retrieve(items[0]["question"], kb_dir=kb_dir)  # warm-up: first query loads the model
-        report = evaluate_retrieval(items, lambda q: retrieve(q, k=10, kb_dir=kb_dir))
+        retrieve(items[0]["question"], **where)  # warm-up: first query loads the model
+        report = evaluate_retrieval(items, lambda q: retrieve(q, k=10, **where))
         out["retrieval"] = report
         # a file of unanswerable questions only has no retrieval to score
         text = [format_report(f"retrieval on {Path(path).name}", report)] if report["overall"]["n"] else []
@@ -202,7 +206,7 @@ def run_eval(path: Path, kb_dir=None, with_answers: bool = True, show_misses: bo
             modes: dict[str, int] = {}
 
             def ask_counting(q: str):
-                ans = ask(q, kb_dir=kb_dir, mode=mode)
+                ans = ask(q, mode=mode, **where)
                 modes[ans.mode] = modes.get(ans.mode, 0) + 1
                 return ans
 

@@ -38,6 +38,22 @@ class Passage:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Citation:
+    """A cited passage and the spans of it that the answer quotes or states, as document
+    offsets (start <= a < b <= end), so a page highlights them without searching."""
+
+    passage: Passage
+    spans: tuple[tuple[int, int], ...] = ()
+
+    def quoted(self) -> list[str]:
+        """The cited texts."""
+        return [self.passage.text[a - self.passage.start : b - self.passage.start] for a, b in self.spans]
+
+    def to_dict(self) -> dict:
+        return {**self.passage.to_dict(), "spans": [list(s) for s in self.spans]}
+
+
 @dataclass
 class Answer:
     """`text` carries markers [n] that refer to `citations[n-1]`."""

@@ -1,4 +1,8 @@
-"""Shared fixtures: a small real knowledge base (three reports, real model, real FAISS on disk)."""
+"""Shared fixtures: a small real knowledge base (three reports, real model, real FAISS on disk).
+
+Tests that load the model or build an index are marked `slow` here, from the fixtures they
+use, so that `pytest -m "not slow"` runs in seconds; tests that start a server or a browser
+carry the mark themselves."""
 import shutil
 from pathlib import Path
 
@@ -8,6 +12,13 @@ from qa.ingest import load_documents
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "reports"
 SMALL_CITIES = ("彬州市", "咸阳市", "宁波市")
+SLOW_FIXTURES = {"embedder", "e5", "small_kb_dir", "kb_copy"}  # load the model or build an index
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Knowledge-base management (qa.manage) and the app's pieces that need no browser.
+"""Knowledge-base management (qa.manage); the web app's own tests are in test_web.py and test_api.py.
 
 Uses the small real knowledge base of tests/conftest.py (彬州市, 咸阳市, 宁波市; real model)."""
 import json
@@ -10,7 +10,6 @@ import pytest
 from qa import manage
 from qa.index import KBConfig, load
 from qa.pipeline import open_kb
-from qa.schema import Answer, Passage
 
 REPORT = "2023年测试市政府工作报告\n一、2022年工作回顾\n过去一年，全市生产总值123.4亿元,增长5.6%。城镇新增就业1.2万人。\n二、2023年主要目标\n生产总值增长6%左右。\n"
 
@@ -158,88 +157,3 @@ def test_remove_errors(kb_copy):
 def test_rebuild_reuses_the_cache(kb_copy):
     kb, errors = manage.rebuild(kb_dir=kb_copy)
     assert errors == [] and kb.manifest["embedded_now"] == 0 and len(kb.documents) == 3
-
-
-# ---------------------------------------------------------------- the app
-
-
-def _passage(text: str, n: int = 1) -> Passage:
-    return Passage(id=f"p{n}", text=text, title="2023年彬州市政府工作报告", city="彬州市", year=2023,
-                   section="一、2022年工作回顾", source="彬州市.txt", start=0, end=len(text), doc_id="d")
-
-
-def test_render_answer_links_markers_and_highlights_span():
-    import app
-
-    p = _passage("一年来,我们坚决扛牢责任。全年完成生产总值326.3亿元、超过兴平居咸阳第三,增长6.8%;地方财政收入18.6亿元。")
-    answer = Answer(text="据《2023年彬州市政府工作报告》：全年完成生产总值326.3亿元、超过兴平居咸阳第三,增长6.8%[1]。",
-                    citations=[p])
-    out = app.render_answer(answer, turn="t1", seconds=0.3)
-    assert '<a class="cite" href="#src-t1-1"' in out and 'id="src-t1-1"' in out
-    assert "<details" in out and "《2023年彬州市政府工作报告》" in out and "一、2022年工作回顾" in out
-    assert "<mark>全年完成生产总值326.3亿元、超过兴平居咸阳第三,增长6.8%</mark>" in out
-    assert "\n\n" not in out  # stays one raw HTML block in the chatbot's markdown
-    plain = app.answer_plain(answer)
-    assert plain.startswith(answer.text) and "[1] 《2023年彬州市政府工作报告》" in plain
-
-
-def test_render_escapes_html_and_paraphrased_citations():
-    import app
-
-    p = _passage("全年完成生产总值326.3亿元,增长6.8%。地方财政收入18.6亿元,增长12.5%。")
-    answer = Answer(text="彬州<script>x</script>财政收入为18.6亿元，增长12.5%[1]。未知标记[7]。", citations=[p], mode="llm")
-    out = app.render_answer(answer, turn="t2")
-    assert "<script>" not in out and "&lt;script&gt;" in out
-    assert "[7]" in out and 'href="#src-t2-7"' not in out
-    assert app.cited_spans(answer.text, 1, p) == [(p.text.index("地方财政"), len(p.text))]
-
-
-def test_render_refusal_shows_related_passages():
-    import app
-
-    answer = Answer(text="报告中没有找到“北京房价”的相关内容。", refused=True, related=[_passage("甲。", 1), _passage("乙。", 2)])
-    out = app.render_answer(answer, turn="t3")
-    assert out.count("<details") == 2 and "最接近的段落" in out and "cite" not in out
-
-
-def test_read_auth(monkeypatch, tmp_path):
-    import app
-
-    monkeypatch.delenv("QA_AUTH", raising=False)
-    monkeypatch.delenv("QA_AUTH_FILE", raising=False)
-    assert app.read_auth() is None
-    monkeypatch.setenv("QA_AUTH", "admin:p:w")
-    assert app.read_auth() == [("admin", "p:w")]
-    users = tmp_path / "users"
-    users.write_text("# logins\nalice:one\n\nbob:two\n", encoding="utf-8")
-    monkeypatch.setenv("QA_AUTH_FILE", str(users))
-    assert app.read_auth() == [("admin", "p:w"), ("alice", "one"), ("bob", "two")]
-    monkeypatch.setenv("QA_AUTH", "nopassword")
-    with pytest.raises(SystemExit):
-        app.read_auth()
-
-
-def _handler(demo, name):
-    return next(f.fn for f in demo.fns.values() if f.name == name)
-
-
-def test_build_app_and_chat_handler(kb_copy):
-    import gradio as gr
-
-    import app
-
-    demo = app.build_app(kb_copy)
-    assert isinstance(demo, gr.Blocks) and demo.launch_defaults["css"]
-    respond = _handler(demo, "respond")
-    *_, (box, chat, history, copied) = respond("彬州去年GDP总量有多大？", [], [], [], 6, "extractive")
-    assert box == "" and [m["role"] for m in chat] == ["user", "assistant"]
-    assert "326.3亿元" in chat[-1]["content"] and 'class="cite"' in chat[-1]["content"]
-    assert len(history) == 1 and "326.3亿元" in copied
-    *_, (_, chat, history, _) = respond("那财政收入呢？", chat, history, [], 6, "extractive")
-    # the follow-up's figure, read from the report itself: 「地方财政收入……亿元」
-    binzhou = next(d.text for d in load(kb_copy).documents.values() if d.city == "彬州市")
-    revenue = re.search(r"地方财政收入(\d+(?:\.\d+)?亿元)", binzhou).group(1)
-    assert len(chat) == 4 and len(history) == 2 and revenue in chat[-1]["content"]
-    # a bad question is shown as an error message in the chat, not raised
-    *_, (_, chat, history, _) = respond("   ", chat, history, ["彬州市"], 6, "extractive")
-    assert len(chat) == 5 and "问题为空" in chat[-1]["content"] and len(history) == 2

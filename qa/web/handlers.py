@@ -1,0 +1,175 @@
+"""What the page's events do, as plain functions of plain values (no Gradio objects), so tests
+call them directly. `layout` binds them to the components.
+
+The conversation is kept as `turns`: [{"question": typed, "answer": answer_record(...)}], the
+same record the HTTP API returns; the chat history for follow-ups and the Markdown export are
+made from it.
+"""
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .. import manage
+from ..answer import ask_stream
+from ..pipeline import open_kb
+from ..retrieval import QuestionError
+from ..schema import Answer, History
+from ..serialize import answer_record
+from .export import conversation_markdown
+from .render import answer_plain, render_answer, render_error, render_pending
+
+log = logging.getLogger(__name__)
+
+MAX_HISTORY_TURNS = 6  # earlier turns passed to ask_stream for follow-ups
+TABLE_HEADERS = ["标题", "城市", "年份", "字数", "段落数", "来源文件"]
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class KBView:
+    """What the knowledge-base tab and the city filter show."""
+
+    summary: str
+    rows: list[list]
+    reports: list[tuple[str, str]]  # (label, doc_id) for the remove dropdown
+    cities: list[str]
+    cities_kept: list[str]  # the user's city selection, minus cities no longer in the KB
+
+
+# ---------------------------------------------------------------- chat
+
+
+def history_of(turns: list[dict]) -> History:
+    """(standalone question, answer text) pairs of the last turns, for follow-ups."""
+    return [(t["answer"]["question"] or t["question"], t["answer"]["text"]) for t in turns[-MAX_HISTORY_TURNS:]]
+
+
+def respond(root: str | Path, message: str, chat: list, turns: list, cities: list[str] | None, k: int,
+            mode: str) -> Iterator[tuple[str, list, list, str | None]]:
+    """Yields (question box, chat messages, turns, text to copy or None = unchanged), each a new
+    list: a pending bubble, streamed text, then the rendered answer; a bad question becomes an
+    error bubble."""
+    chat, turns = list(chat or []), list(turns or [])
+    question = (message or "").strip()
+    if question:
+        chat.append({"role": "user", "content": question})
+    chat.append({"role": "assistant", "content": render_pending()})
+    yield "", list(chat), list(turns), None
+    started, streamed, turn = time.perf_counter(), "", uuid.uuid4().hex[:8]
+    try:
+        for event in ask_stream(question, history=history_of(turns), k=int(k), city=list(cities or []) or None,
+                                kb_dir=Path(root), mode=mode or "extractive"):
+            if event["type"] == "answer":
+                answer: Answer = event["answer"]
+                seconds = time.perf_counter() - started
+                chat[-1] = {"role": "assistant", "content": render_answer(answer, turn, seconds)}
+                turns.append({"question": question, "answer": answer_record(answer)})
+                log.info("answered in %.2f s (%s, %d citations): %s", seconds, answer.mode, len(answer.citations), question)
+                yield "", list(chat), list(turns), answer_plain(answer)
+                return
+            streamed = streamed + event["text"] if event["type"] == "delta" else event["text"]
+            chat[-1] = {"role": "assistant", "content": render_pending(streamed)}
+            yield "", list(chat), list(turns), None
+    except QuestionError as exc:
+        chat[-1] = {"role": "assistant", "content": render_error(str(exc))}
+    except Exception as exc:  # noqa: BLE001 - a failing question must not break the session
+        log.exception("question failed: %s", question)
+        chat[-1] = {"role": "assistant", "content": render_error(f"出错了：{exc}")}
+    yield "", chat, turns, ""
+
+
+def example_text(value) -> str:
+    """The question of a clicked example (Gradio passes {"text": ...})."""
+    return value.get("text", "") if isinstance(value, dict) else str(value)
+
+
+def export_file(turns: list[dict], folder: str | Path | None = None) -> str | None:
+    """The conversation written as Markdown to a new file; None when there is nothing to export."""
+    if not turns:
+        return None
+    folder = Path(folder or tempfile.mkdtemp(prefix="qa-export-"))
+    path = folder / f"对话记录-{datetime.now():%Y%m%d-%H%M%S}.md"
+    path.write_text(conversation_markdown(turns), encoding="utf-8")
+    return str(path)
+
+
+# ---------------------------------------------------------------- knowledge base
+
+
+def kb_view(root: str | Path, cities_value: list[str] | None = None) -> KBView:
+    kb = open_kb(Path(root))
+    reports = manage.list_reports(kb)
+    m = kb.manifest
+    summary = (f"共 **{len(reports)}** 份报告、**{len(kb.passages)}** 个段落 · 索引建于 {m.get('built_at', '?')} · "
+               f"嵌入模型 `{m.get('embed_model', '?')}`")
+    rows = [[r["title"], r["city"] or "—", r["year"] or "", f"{r['chars']:,}", r["passages"],
+             r["source"] + ("（上传）" if r["uploaded"] else "")] for r in reports]
+    choices = [(f"{r['title']}（{r['source']}）", r["doc_id"]) for r in reports]
+    kept = [c for c in (cities_value or []) if c in kb.cities]
+    return KBView(summary, rows, choices, list(kb.cities), kept)
+
+
+def _error_list(errors: list[tuple[str, str]]) -> str:
+    return "\n".join(f"- **{name}**：{reason}" for name, reason in errors)
+
+
+def add(root: str | Path, paths: list[str], cities: list[str] | None,
+        progress: Progress | None = None) -> tuple[str, KBView]:
+    """Add uploaded files; (message for the user, the new view)."""
+    if not paths:
+        return "请先选择要添加的文件。", kb_view(root, cities)
+    before = set(open_kb(Path(root)).documents)
+    started = time.perf_counter()
+    try:
+        kb, errors = manage.add_files(paths, kb_dir=root, progress=progress)
+    except Exception as exc:  # noqa: BLE001
+        log.exception("adding files failed")
+        return f"添加失败：{exc}", kb_view(root, cities)
+    new = [d for d in kb.documents.values() if d.doc_id not in before]
+    lines = []
+    if new:
+        lines.append(f"已添加 {len(new)} 份报告：" + "、".join(f"《{d.title}》" for d in new)
+                     + f"（新嵌入 {kb.manifest.get('embedded_now', 0)} 条文本，用时 {time.perf_counter() - started:.1f} 秒）")
+    elif len({name for name, _ in errors}) < len(paths):
+        lines.append("文件已保存，但没有新增报告（内容可能与已有报告重复）。")
+    if errors:
+        lines.append("以下文件没有添加：\n" + _error_list(errors))
+    return "\n\n".join(lines), kb_view(root, cities)
+
+
+def remove(root: str | Path, doc_id: str | None, cities: list[str] | None,
+           progress: Progress | None = None) -> tuple[str, KBView]:
+    """Remove one report (doc_id None: the user did not choose or did not confirm)."""
+    if not doc_id:
+        return "没有删除：请先在下拉框中选择要删除的报告（并确认）。", kb_view(root, cities)
+    kb = open_kb(Path(root))
+    title = kb.documents[doc_id].title if doc_id in kb.documents else doc_id
+    try:
+        manage.remove_report(doc_id, kb_dir=root, progress=progress)
+    except manage.ManageError as exc:
+        return f"没有删除：{exc}", kb_view(root, cities)
+    except Exception as exc:  # noqa: BLE001
+        log.exception("removing %s failed", doc_id)
+        return f"删除失败：{exc}", kb_view(root, cities)
+    return f"已删除《{title}》。", kb_view(root, cities)
+
+
+def rebuild(root: str | Path, cities: list[str] | None, progress: Progress | None = None) -> tuple[str, KBView]:
+    started = time.perf_counter()
+    try:
+        kb, errors = manage.rebuild(kb_dir=root, progress=progress)
+    except Exception as exc:  # noqa: BLE001
+        log.exception("rebuild failed")
+        return f"重建失败：{exc}", kb_view(root, cities)
+    text = (f"索引已重建：{len(kb.documents)} 份报告、{len(kb.passages)} 个段落，"
+            f"新嵌入 {kb.manifest.get('embedded_now', 0)} 条文本，用时 {time.perf_counter() - started:.1f} 秒。")
+    if errors:
+        text += "\n\n以下文件无法读取，已跳过：\n" + _error_list(errors)
+    return text, kb_view(root, cities)

@@ -1,0 +1,190 @@
+"""The page: Gradio components (chat tab, knowledge-base tab) and the events that connect them
+to `handlers`. The adapters here only translate between Gradio (updates, progress, uploaded
+files) and the handlers' plain values. CSS and JS are the files in static/, read once.
+"""
+from __future__ import annotations
+
+import os
+from functools import lru_cache, partial
+from pathlib import Path
+from types import SimpleNamespace
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from an offline tool
+
+import gradio as gr  # noqa: E402
+
+from .. import manage  # noqa: E402
+from ..config import Config, from_env  # noqa: E402
+from ..llm import describe_chat_model  # noqa: E402
+from ..pipeline import open_kb  # noqa: E402
+from . import handlers  # noqa: E402
+from .handlers import TABLE_HEADERS, KBView  # noqa: E402
+
+STATIC = Path(__file__).resolve().parent / "static"
+EXAMPLES = ["彬州去年GDP总量有多大？", "宁波2023年要新增多少就业？", "泉州怎么帮企业减负的？"]
+FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "system-ui", "sans-serif"]
+
+
+@lru_cache(maxsize=1)
+def page_assets() -> dict:
+    """css, head (the page script) and theme, for gr.mount_gradio_app / launch (gradio 6 takes them there)."""
+    script = (STATIC / "app.js").read_text(encoding="utf-8")
+    theme = gr.themes.Soft(font=FONTS, font_mono=["Noto Sans Mono CJK SC", "ui-monospace", "monospace"])
+    return {"css": (STATIC / "app.css").read_text(encoding="utf-8"), "head": f"<script>\n{script}</script>", "theme": theme}
+
+
+# ---------------------------------------------------------------- adapters: Gradio <-> handlers
+
+
+def _views(view: KBView) -> tuple:
+    return (view.summary, view.rows, gr.update(choices=view.reports, value=None),
+            gr.update(choices=view.cities, value=view.cities_kept))
+
+
+def _reporter(progress: gr.Progress):
+    return lambda fraction, message: progress(fraction, desc=message)
+
+
+def _respond(root, message, chat, turns, cities, k, mode):
+    for box, chat, turns, copied in handlers.respond(root, message, chat, turns, cities, k, mode):
+        yield box, chat, turns, gr.update() if copied is None else copied
+
+
+def _add(root, files, cities, progress=gr.Progress()):
+    paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (files or [])]
+    message, view = handlers.add(root, paths, cities, progress=_reporter(progress))
+    return (message, None if message.startswith("已添加") else gr.update(), *_views(view))
+
+
+def _remove(root, doc_id, cities, progress=gr.Progress()):
+    message, view = handlers.remove(root, doc_id, cities, progress=_reporter(progress))
+    return (message, *_views(view))
+
+
+def _rebuild(root, cities, progress=gr.Progress()):
+    message, view = handlers.rebuild(root, cities, progress=_reporter(progress))
+    return (message, *_views(view))
+
+
+def _refresh(root, cities):
+    return _views(handlers.kb_view(root, cities))
+
+
+def _export(turns):
+    path = handlers.export_file(turns)
+    return gr.update(value=path, interactive=path is not None)
+
+
+def _pick_example(evt: gr.SelectData):
+    return handlers.example_text(evt.value)
+
+
+def _cleared():
+    return [], [], "", gr.update(value=None, interactive=False)
+
+
+def _copied_note(text):
+    if text:
+        gr.Info("已复制回答和来源")
+    else:
+        gr.Warning("还没有可复制的回答")
+
+
+# ---------------------------------------------------------------- components
+
+
+def _chat_column(c: SimpleNamespace) -> None:
+    c.chatbot = gr.Chatbot(label="对话", height=620, elem_id="qa-chat", latex_delimiters=[],
+                           examples=[{"text": q} for q in EXAMPLES],
+                           placeholder="### 问点什么？\n例如某市去年的经济数据、今年的目标或措施。",
+                           feedback_options=None, buttons=[])
+    with gr.Row():
+        c.question = gr.Textbox(placeholder="输入问题，按回车发送，例如：彬州去年GDP总量有多大？", show_label=False,
+                                scale=6, max_lines=4, elem_id="qa-question", autofocus=True)
+        c.send = gr.Button("发送", variant="primary", scale=1, min_width=80, elem_id="qa-send")
+    with gr.Row():
+        c.clear = gr.Button("清空对话", size="sm", elem_id="qa-clear")
+        c.copy = gr.Button("复制回答", size="sm", elem_id="qa-copy")
+        c.export = gr.DownloadButton("导出对话（Markdown）", size="sm", elem_id="qa-export", interactive=False)
+    c.last_answer = gr.Textbox(visible="hidden", elem_id="qa-last-answer")
+
+
+def _settings_column(c: SimpleNamespace, cities: list[str], config: Config) -> None:
+    llm_name = describe_chat_model()
+    modes = [("原文摘录（不用大模型，快）", "extractive"), (f"大模型：{llm_name}" if llm_name else "大模型（未配置）", "llm")]
+    c.cities = gr.Dropdown(choices=cities, value=[], multiselect=True, label="检索范围",
+                           info="不选 = 全部报告；也可只选几个城市", elem_id="qa-cities")
+    c.k = gr.Slider(3, 12, value=config.answer.passages, step=1, label="检索段落数",
+                    info="阅读多少个最相关的段落来回答", elem_id="qa-k")
+    c.mode = gr.Radio(modes, value="llm" if llm_name else "extractive", label="回答方式", interactive=bool(llm_name),
+                      elem_id="qa-mode", info=("大模型根据检索到的段落作答，数字和引用会自动核验" if llm_name
+                                               else "未配置大模型：设置环境变量 QA_LLM 后可用（见 README）"))
+
+
+def _kb_tab(c: SimpleNamespace, view: KBView) -> None:
+    c.kb_summary = gr.Markdown(view.summary, elem_id="qa-kb-summary")
+    c.table = gr.Dataframe(value=view.rows, headers=TABLE_HEADERS, interactive=False, wrap=True, max_height=420,
+                           elem_id="qa-kb-table", column_widths=["34%", "10%", "8%", "10%", "10%", "28%"])
+    with gr.Row():
+        with gr.Column():
+            c.files = gr.File(label="添加报告（.txt .md .pdf .docx .jsonl，每个不超过 20 MB）", file_count="multiple",
+                              file_types=list(manage.ALLOWED_SUFFIXES), type="filepath", elem_id="qa-upload")
+            c.add = gr.Button("添加到知识库", variant="primary", elem_id="qa-add")
+        with gr.Column():
+            c.to_remove = gr.Dropdown(label="删除报告", choices=[], value=None, elem_id="qa-remove-choice",
+                                      info="上传的文件会被删除；自带报告会被排除出索引（记在 config.json 的 excluded 中）")
+            c.remove = gr.Button("删除所选报告", variant="stop", elem_id="qa-remove")
+            c.rebuild = gr.Button("重建索引", elem_id="qa-rebuild")
+    c.kb_msg = gr.Markdown("", elem_id="qa-kb-msg")
+
+
+# ---------------------------------------------------------------- events
+
+
+def _bound(fn, root: str):
+    """fn with the knowledge base folder as its first argument (keeps fn's name for Gradio's API)."""
+    bound = partial(fn, root)
+    bound.__name__ = fn.__name__.lstrip("_")
+    return bound
+
+
+def _wire(c: SimpleNamespace, demo: gr.Blocks, root: str) -> None:
+    ask_io = dict(fn=_bound(_respond, root), inputs=[c.question, c.chatbot, c.turns, c.cities, c.k, c.mode],
+                  outputs=[c.question, c.chatbot, c.turns, c.last_answer], show_progress="hidden")
+    for trigger in (c.question.submit(**ask_io), c.send.click(**ask_io),
+                    c.chatbot.example_select(_pick_example, None, c.question).then(**ask_io)):
+        trigger.then(_export, [c.turns], [c.export], show_progress="hidden")
+    c.clear.click(_cleared, None, [c.chatbot, c.turns, c.last_answer, c.export], queue=False)
+    c.chatbot.clear(lambda: _cleared()[1:], None, [c.turns, c.last_answer, c.export], queue=False)  # its trash button
+    c.copy.click(None, [c.last_answer], None, js="(text) => window.qaCopy(text)").then(_copied_note, [c.last_answer], None)
+
+    views = [c.kb_summary, c.table, c.to_remove, c.cities]
+    one_change = dict(concurrency_limit=1, concurrency_id="kb-change")
+    c.add.click(_bound(_add, root), [c.files, c.cities], [c.kb_msg, c.files, *views], **one_change)
+    c.remove.click(_bound(_remove, root), [c.to_remove, c.cities], [c.kb_msg, *views],
+                   js="(doc, cities) => window.qaConfirmRemove(doc, cities)", **one_change)
+    c.rebuild.click(_bound(_rebuild, root), [c.cities], [c.kb_msg, *views], **one_change)
+    demo.load(_bound(_refresh, root), [c.cities], views)
+
+
+def build_app(kb_dir: str | Path | None = None, config: Config | None = None) -> gr.Blocks:
+    """The page over the knowledge base at kb_dir (default: the configured one), opened (and if
+    needed built) first."""
+    config = config or from_env()
+    root = Path(kb_dir or config.kb_dir).resolve()
+    view = handlers.kb_view(root)
+    c = SimpleNamespace()
+    with gr.Blocks(title="政府工作报告问答", analytics_enabled=False) as demo:
+        c.turns = gr.State([])
+        gr.Markdown("## 政府工作报告问答\n回答只依据知识库中的政府工作报告，每句都标出出处；点击 [1] 这样的标记可查看原文。")
+        with gr.Tabs():
+            with gr.Tab("问答", id="chat"):
+                with gr.Row():
+                    with gr.Column(scale=4):
+                        _chat_column(c)
+                    with gr.Column(scale=2, min_width=260):
+                        _settings_column(c, open_kb(root).cities, config)
+            with gr.Tab("知识库", id="kb"):
+                _kb_tab(c, view)
+        _wire(c, demo, str(root))
+    return demo

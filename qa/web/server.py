@@ -1,0 +1,95 @@
+"""One process serves the page at / and the OpenAI-compatible API at /v1: a FastAPI app with the
+API routes, and the Gradio page mounted on it (with its own QA_AUTH login), run by uvicorn.
+
+Binds 127.0.0.1 by default and never creates a public share link. Another address needs a
+login for the page (QA_AUTH / QA_AUTH_FILE) or a key for the API (QA_API_KEY); without either
+the server refuses to start.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+from ..config import Config, ConfigError, from_env
+from ..llm import describe_chat_model
+from ..pipeline import open_kb, retrieve
+from .api import ApiContext, Gate, install_api, is_loopback
+
+log = logging.getLogger("qa.web")
+
+
+def check_exposure(host: str, config: Config) -> None:
+    """Refuse a non-loopback address that neither the page login nor the API key protects."""
+    web = config.web
+    if is_loopback(host):
+        return
+    if not web.auth and not web.api_key:
+        raise ConfigError(f"在 {host} 上对外服务需要登录或接口密钥：请设置 QA_AUTH=用户名:密码（网页登录）"
+                          "和/或 QA_API_KEY=密钥（接口），或只在本机（127.0.0.1）上服务。")
+    if not web.auth:
+        log.warning("the page on %s has no login: anyone who can reach it can change the knowledge base "
+                    "(set QA_AUTH=user:password)", host)
+    if not web.api_key:
+        log.warning("QA_API_KEY is not set: the API on %s answers only clients on this machine", host)
+
+
+def build_server(kb_dir: str | Path | None = None, config: Config | None = None, host: str = "127.0.0.1",
+                 port: int = 7860):
+    """The FastAPI app: /v1 API routes, then the page mounted at /."""
+    import gradio as gr
+    from fastapi import FastAPI
+
+    from .layout import build_app, page_assets
+
+    config = config or from_env()
+    root = Path(kb_dir or config.kb_dir).resolve()
+    models = ("extractive", "llm") if describe_chat_model() else ("extractive",)
+    app = FastAPI(title="report-qa", docs_url=None, redoc_url=None, openapi_url=None)
+    install_api(app, ApiContext(root, config.web, models, config.answer.passages,
+                                Gate(config.web.api_concurrency, config.web.api_queue)))
+    demo = build_app(root, config).queue(default_concurrency_limit=4, max_size=64)
+    auth = list(config.web.auth) or None
+    return gr.mount_gradio_app(app, demo, path="/", server_name=host, server_port=port, auth=auth,
+                               auth_message="请登录" if auth else None, max_file_size="50mb", ssr_mode=False,
+                               show_error=False, footer_links=[], **page_assets())
+
+
+def console_progress(prefix: str = "索引"):
+    """A (fraction, message) callback that logs at most every 2 s (and at the end)."""
+    last = [0.0]
+
+    def report(fraction: float, message: str) -> None:
+        now = time.monotonic()
+        if fraction >= 1.0 or now - last[0] >= 2.0:
+            last[0] = now
+            log.info("[%s] %3.0f%% %s", prefix, fraction * 100, message)
+
+    return report
+
+
+def serve(host: str, port: int, kb_dir: str | Path | None = None, config: Config | None = None) -> int:
+    """Open (or build) the knowledge base, warm up, and serve the page and the API until stopped."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr, force=True)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    config = config or from_env()
+    check_exposure(host, config)
+    root = Path(kb_dir or config.kb_dir).resolve()
+    t0 = time.perf_counter()
+    log.info("opening the knowledge base at %s (the first start builds the index; this can take minutes)", root)
+    kb = open_kb(root, progress=console_progress())
+    log.info("knowledge base ready: %d reports, %d passages (%.1f s)", len(kb.documents), len(kb.passages),
+             time.perf_counter() - t0)
+    try:  # load the tokenizer and the model now, so the first question is fast
+        retrieve("去年地区生产总值增长多少", k=1, kb_dir=root)
+    except Exception:  # noqa: BLE001 - warm-up only
+        log.exception("warm-up failed")
+    app = build_server(root, config, host, port)
+    log.info("ready after %.1f s: page http://%s:%d/ , API http://%s:%d/v1", time.perf_counter() - t0,
+             host, port, host, port)
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+    return 0
