@@ -23,11 +23,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from
 import gradio as gr  # noqa: E402
 
 from qa import manage  # noqa: E402
-from qa.answer import ANSWER_PASSAGES, ask_stream  # noqa: E402
-from qa.index import default_kb_dir  # noqa: E402
+from qa.answer import ask_stream  # noqa: E402
+from qa.config import from_env  # noqa: E402
+from qa.errors import QuestionError  # noqa: E402
 from qa.llm import describe_chat_model  # noqa: E402
-from qa.pipeline import open_kb  # noqa: E402
-from qa.retrieval import QuestionError  # noqa: E402
+from qa.pipeline import kb_root, open_kb  # noqa: E402
 from qa.schema import Answer, Passage  # noqa: E402
 
 log = logging.getLogger("app")
@@ -101,54 +101,10 @@ def _esc(text: str) -> str:
     return html.escape(text, quote=True).replace("\n", "<br>")
 
 
-def _bigrams(text: str) -> set[str]:
-    text = re.sub(r"[\s，。；：、,.;:！？!?“”\"'（）()《》]", "", text)
-    return {text[i : i + 2] for i in range(len(text) - 1)}
-
-
-def cited_spans(answer_text: str, number: int, passage: Passage) -> list[tuple[int, int]]:
-    """Character ranges of passage.text that the answer cites with [number]: the clause before
-    each marker found verbatim (extractive answers), else the passage sentence most like it."""
-    spans: list[tuple[int, int]] = []
-    text = passage.text
-    sentences = [(m.start(), m.end()) for m in re.finditer(r"[^。；！？!?\n]+[。；！？!?]?", text)]
-    previous_end, clause = 0, ""
-    for m in MARKER_RE.finditer(answer_text):
-        piece = answer_text[previous_end : m.start()]
-        previous_end = m.end()
-        piece = re.sub(r"^.*?据《[^》]*》[：:]", "", piece).strip(" ，,；;：:。、\n")
-        if len(piece) >= 2:
-            clause = piece  # adjacent markers 「…[1][2]」 share the clause before them
-        if int(m.group(1)) != number or len(clause) < 2:
-            continue
-        last = re.split(r"[。！？!?\n]", clause)[-1].strip(" ，,；;：:、") or clause
-        found = False
-        for candidate in (clause, last):
-            at = text.find(candidate)
-            if len(candidate) >= 2 and at >= 0:
-                spans.append((at, at + len(candidate)))
-                found = True
-                break
-        if found:
-            continue
-        want = _bigrams(last if len(last) >= 4 else clause)
-        if not want or not sentences:
-            continue
-        best = max(sentences, key=lambda s: len(want & _bigrams(text[s[0] : s[1]])))
-        if len(want & _bigrams(text[best[0] : best[1]])) / len(want) >= 0.3:
-            spans.append(best)
-    merged: list[tuple[int, int]] = []
-    for a, b in sorted(spans):
-        if merged and a <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
-        else:
-            merged.append((a, b))
-    return merged
-
-
-def _highlight(text: str, spans: list[tuple[int, int]]) -> str:
-    out, at = [], 0
-    for a, b in spans:
+def _highlight(passage: Passage, spans) -> str:
+    """The passage text with its cited spans (document offsets) marked."""
+    text, out, at = passage.text, [], 0
+    for a, b in ((a - passage.start, b - passage.start) for a, b in spans):
         out.append(_esc(text[at:a]))
         out.append(f"<mark>{_esc(text[a:b])}</mark>")
         at = b
@@ -161,7 +117,7 @@ def _source_box(anchor: str, label: str, passage: Passage, spans: list[tuple[int
     return (
         f'<details class="qa-source" id="{anchor}"><summary>{label} 《{_esc(passage.title)}》'
         f'<span class="qa-meta">{section}</span></summary>'
-        f'<div class="qa-passage">{_highlight(passage.text, spans)}</div></details>'
+        f'<div class="qa-passage">{_highlight(passage, spans)}</div></details>'
     )
 
 
@@ -193,8 +149,8 @@ def render_answer(answer: Answer, turn: str | None = None, seconds: float | None
     parts.append(f'<div class="qa-note">{" · ".join(_esc(m) for m in meta)}</div>')
     if answer.citations:
         parts.append('<div class="qa-sources"><div class="qa-sources-title">来源（点击展开原文）</div>')
-        for n, passage in enumerate(answer.citations, 1):
-            parts.append(_source_box(f"src-{turn}-{n}", f"[{n}]", passage, cited_spans(answer.text, n, passage)))
+        for n, citation in enumerate(answer.citations, 1):
+            parts.append(_source_box(f"src-{turn}-{n}", f"[{n}]", citation.passage, citation.spans))
         parts.append("</div>")
     elif answer.refused and answer.related:
         parts.append('<div class="qa-sources"><div class="qa-sources-title">最接近的段落（仅供参考，未能回答问题）</div>')
@@ -217,7 +173,7 @@ def render_error(message: str) -> str:
 def answer_plain(answer: Answer) -> str:
     """The answer and its sources as plain text, for the clipboard."""
     lines = [answer.text]
-    sources = answer.citations or []
+    sources = [c.passage for c in answer.citations]
     if sources:
         lines.append("")
         lines.append("来源：")
@@ -259,9 +215,10 @@ def _error_list(errors: list[tuple[str, str]]) -> str:
 def build_app(kb_dir: str | Path | None = None) -> gr.Blocks:
     """The Gradio Blocks app over the knowledge base at kb_dir (default: $QA_KB_DIR or kb/default).
     Opens (and if needed builds) the knowledge base first."""
-    root = Path(kb_dir or default_kb_dir()).resolve()
-    kb = open_kb(root)
-    llm_name = describe_chat_model()
+    config = from_env()
+    root = kb_root(kb_dir, config)
+    kb = open_kb(root, config=config)
+    llm_name = describe_chat_model(config.llm)
     mode_choices = [("原文摘录（不用大模型，快）", "extractive"),
                     (f"大模型：{llm_name}" if llm_name else "大模型（未配置）", "llm")]
 
@@ -388,7 +345,7 @@ def build_app(kb_dir: str | Path | None = None) -> gr.Blocks:
                     with gr.Column(scale=2, min_width=260):
                         cities = gr.Dropdown(choices=kb.cities, value=[], multiselect=True, label="检索范围",
                                              info="不选 = 全部报告；也可只选几个城市", elem_id="qa-cities")
-                        k = gr.Slider(3, 12, value=ANSWER_PASSAGES, step=1, label="检索段落数",
+                        k = gr.Slider(3, 12, value=config.answer.passages, step=1, label="检索段落数",
                                       info="阅读多少个最相关的段落来回答", elem_id="qa-k")
                         mode = gr.Radio(mode_choices, value="llm" if llm_name else "extractive", label="回答方式",
                                         interactive=bool(llm_name), elem_id="qa-mode",
@@ -432,28 +389,6 @@ def build_app(kb_dir: str | Path | None = None) -> gr.Blocks:
 # ---------------------------------------------------------------- command line
 
 
-def read_auth() -> list[tuple[str, str]] | None:
-    """Logins from QA_AUTH ("user:password") and QA_AUTH_FILE (such lines; # comments), or None."""
-    lines: list[tuple[str, str]] = []
-    entries = []
-    if os.environ.get("QA_AUTH"):
-        entries.append(("QA_AUTH", os.environ["QA_AUTH"]))
-    if os.environ.get("QA_AUTH_FILE"):
-        path = Path(os.environ["QA_AUTH_FILE"]).expanduser()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise SystemExit(f"QA_AUTH_FILE={path}: cannot read ({exc.strerror or exc})") from exc
-        entries += [(f"{path}:{i}", line.strip()) for i, line in enumerate(text.splitlines(), 1)
-                    if line.strip() and not line.lstrip().startswith("#")]
-    for where, entry in entries:
-        user, sep, password = entry.partition(":")
-        if not sep or not user.strip() or not password:
-            raise SystemExit(f"{where}: expected user:password")
-        lines.append((user.strip(), password))
-    return lines or None
-
-
 def console_progress(prefix: str = "索引"):
     """A (fraction, message) callback that logs at most every 2 s (and at the end)."""
     last = [0.0]
@@ -475,8 +410,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    auth = read_auth()
-    root = Path(args.kb or default_kb_dir()).resolve()
+    auth = list(from_env().web.auth) or None
+    root = kb_root(args.kb)
     t0 = time.perf_counter()
     log.info("opening the knowledge base at %s (the first start builds the index; this can take minutes)", root)
     kb = open_kb(root, progress=console_progress())
