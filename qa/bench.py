@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 from .evaluate import load_items, percentile
-from .index import DEFAULT_DATA_DIR, PROJECT_DIR, build
+from .config import DEFAULT_DATA_DIR, PROJECT_DIR
+from .index import build
 
 DEV = PROJECT_DIR / "eval" / "dev.jsonl"
 

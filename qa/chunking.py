@@ -10,12 +10,10 @@ import re
 from dataclasses import dataclass
 
 from .schema import Document, Passage
+from .text import SENTENCE_END_RE, split_sentences, trim
 
 CHUNKER_VERSION = "zh-sent-v2"
 
-# Sentence ends in this corpus: full-width 。！？； and ASCII !?; (ASCII "." is a decimal point
-# here, so it never ends a sentence), plus any closing quotes/brackets right after them.
-_SENTENCE_END_RE = re.compile(r"[。！？；!?;…]+[”’」』）)]*|\n")
 # Clause breaks for over-long sentences; a comma between two digits is a thousands separator.
 _CLAUSE_RE = re.compile(r"(?<!\d)[，,、：:](?!\d)|(?<=\d)[，,、：:](?=\D)|(?<=\D)[，,、：:](?=\d)")
 
@@ -31,25 +29,6 @@ class ChunkConfig:
     max_chars: int = 300  # what a reader takes in at a glance; also the cited unit
     min_chars: int = 80  # a paragraph break ends a chunk only once it holds this much
     overlap_sentences: int = 0
-
-
-def split_sentences_zh(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Sentence spans [(start, end)] of text[start:end], whitespace trimmed, none empty."""
-    end = len(text) if end is None else end
-    spans, pos = [], start
-    for m in _SENTENCE_END_RE.finditer(text, start, end):
-        spans.append((pos, m.end()))
-        pos = m.end()
-    spans.append((pos, end))
-    return [s for s in (_trim(text, a, b) for a, b in spans) if s[1] > s[0]]
-
-
-def _trim(text: str, a: int, b: int) -> tuple[int, int]:
-    while a < b and text[a].isspace():
-        a += 1
-    while b > a and text[b - 1].isspace():
-        b -= 1
-    return a, b
 
 
 def _split_long(text: str, a: int, b: int, max_chars: int) -> list[tuple[int, int]]:
@@ -104,7 +83,7 @@ def _inline_heading(paragraph: str) -> tuple[int, str] | None:
     m = _H2_RE.match(paragraph) or _H1_RE.match(paragraph)
     if not m:
         return None
-    end = _SENTENCE_END_RE.search(paragraph)
+    end = SENTENCE_END_RE.search(paragraph)
     if not end or end.end() > _MAX_HEADING_CHARS:
         return None
     return (2 if _H2_RE.match(paragraph) else 1), paragraph[: end.end()].rstrip("。；;")
@@ -113,7 +92,7 @@ def _inline_heading(paragraph: str) -> tuple[int, str] | None:
 def _paragraph_spans(text: str) -> list[tuple[int, int]]:
     spans, pos = [], 0
     for line in text.split("\n"):
-        a, b = _trim(text, pos, pos + len(line))
+        a, b = trim(text, pos, pos + len(line))
         if b > a:
             spans.append((a, b))
         pos += len(line) + 1
@@ -145,7 +124,7 @@ def chunk_document(doc: Document, config: ChunkConfig = ChunkConfig()) -> list[P
         if inline:
             set_heading(*inline)
         first = True
-        for s, e in split_sentences_zh(text, a, b):
+        for s, e in split_sentences(text, a, b):
             for ps, pe in _split_long(text, s, e, config.max_chars):
                 sections[-1][1].append((ps, pe, first))
                 first = False

@@ -27,14 +27,14 @@ def progress_bar(desc: str):
 
 
 def cmd_index(args) -> int:
-    from .index import build, default_kb_dir
-    from .pipeline import forget_kb
+    from .index import build
+    from .pipeline import forget_kb, kb_root
 
-    root = Path(args.kb or default_kb_dir())
+    root = kb_root(args.kb)
     sources = [Path(s) for s in args.paths] or None
     for s in sources or []:
         if not s.exists():
-            print(f"error: {s} does not exist", file=sys.stderr)
+            print(f"错误：{s} 不存在", file=sys.stderr)
             return 2
     with progress_bar("indexing") as update:
         kb, errors = build(root, sources=sources, progress=update)
@@ -42,8 +42,8 @@ def cmd_index(args) -> int:
     for name, reason in errors:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     m = kb.manifest
-    print(f"{root}: {m['documents']} documents, {m['passages']} passages, {m['embedded_now']} embedded now, "
-          f"{m['build_seconds']} s ({m['faiss_index']}, {m['embed_model']})")
+    print(f"{root}: {m.documents} documents, {m.passages} passages, {m.embedded_now} embedded now, "
+          f"{m.build_seconds} s ({m.faiss_index}, {m.embed_model})")
     return 0
 
 
@@ -70,16 +70,12 @@ def cmd_ask(args) -> int:
 
     ans = ask(args.question, k=args.k, city=args.city, kb_dir=args.kb, mode=args.mode)
     if args.json:
-        from .serialize import answer_record
-
-        print(json.dumps(answer_record(ans), ensure_ascii=False, indent=1))  # the API's `report_qa` record
+        print(json.dumps(ans.to_dict(), ensure_ascii=False, indent=1))
         return 0
     print(ans.text)
     if ans.note:
         print(f"({ans.note})")
-    from .serialize import cited
-
-    for label, passages in (("来源", [cited(c)[0] for c in ans.citations]), ("相关段落", ans.related)):
+    for label, passages in (("来源", [c.passage for c in ans.citations]), ("相关段落", ans.related)):
         if passages:
             print(f"\n{label}:")
             for i, p in enumerate(passages, 1):
@@ -126,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
                                  ("ask", cmd_ask, "answer a question with cited passages")):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("question")
-        p.add_argument("-k", type=int, default=5, help="passages to retrieve")
+        p.add_argument("-k", type=int, default=None if name == "ask" else 5,
+                       help="passages to retrieve (ask: to read; default 6)")
         p.add_argument("--city", help="only this city's report, e.g. 彬州市")
         p.add_argument("--json", action="store_true")
         if name == "ask":
@@ -156,12 +153,10 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    from .config import ConfigError
-    from .index import KnowledgeBaseError
-    from .retrieval import QuestionError
+    from .errors import QAError
 
     try:
         return args.func(args)
-    except (QuestionError, KnowledgeBaseError, ConfigError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (QAError, FileNotFoundError, ValueError) as exc:
+        print(f"错误：{exc}", file=sys.stderr)
         return 2

@@ -2,10 +2,9 @@
 evaluation runs against a server (`python -m qa eval FILE --via-api URL`) as in process."""
 from __future__ import annotations
 
-import os
-
 import httpx
 
+from .config import from_env
 from .schema import Answer, History, Passage
 from .serialize import answer_from_record, passage_from_record
 
@@ -16,7 +15,7 @@ class ApiError(RuntimeError):
 
 class ApiClient:
     def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 300.0):
-        key = os.environ.get("QA_API_KEY", "") if api_key is None else api_key
+        key = from_env().web.api_key if api_key is None else api_key
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self.http = httpx.Client(base_url=base_url.rstrip("/") + "/v1", headers=headers, timeout=timeout)
 

@@ -12,12 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from .errors import ConfigError
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_DIR / "data" / "reports"
-
-
-class ConfigError(ValueError):
-    """A setting that cannot be used; the message names the variable and what it accepts."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,6 @@ class RetrievalConfig:
 @dataclass(frozen=True)
 class AnswerConfig:
     passages: int = 6  # passages retrieved and read for an answer (`k`)
-    max_question_chars: int = 2000
     # Below this no sentence is a credible answer (a sentence scores ≈ 3 × its cosine with the question).
     min_span_score: float = 1.9
     descriptive_spans: int = 3  # a "how" answer: up to 3 sentences ...
@@ -101,6 +98,7 @@ class WebConfig:
 @dataclass(frozen=True)
 class Config:
     kb_dir: Path = PROJECT_DIR / "kb" / "default"
+    max_question_chars: int = 2000  # longer ones are refused with a message (embedding them takes seconds)
     retrieval: RetrievalConfig = RetrievalConfig()
     answer: AnswerConfig = AnswerConfig()
     embedding: EmbeddingConfig = EmbeddingConfig()

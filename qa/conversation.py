@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
+from .query import QUESTION_WORDS, find_cities, strip_cities
 from .query import TIME_WORDS_RE as _TIME_RE
-from .query import find_cities, strip_cities
 from .schema import History
 
 _LEAD_RE = re.compile(r"^(?:那么|那|那个|还有|另外|再问一下|请问|听说)[，,、\s]*")
@@ -17,7 +17,7 @@ _TAIL_RE = re.compile(r"[呢吗吧啊呀]?[？?。！!\s]*$")
 # Words that ask or point back rather than name a topic: 「它今年的增长目标是多少？」 has no topic
 # of its own and keeps the previous one; 「那财政收入呢？」 has one and replaces it.
 _ASK_RE = re.compile(
-    r"多少|多大|多高|多长|几[个家项所处条万亿]?|什么|哪些|哪个|哪|怎样|怎么样?|如何|为什么|是|有|呢|吗|了|的|要|打算|"
+    QUESTION_WORDS + r"|多长|几[个家项所处条万亿]?|是|有|呢|吗|了|的|要|打算|"
     r"计划|定|目标|增长|增速|下降|提高|具体|措施|做法|办法|达到|完成|比上年|同比|它们?|其|这个?|那个?|该|大概|分别|"
     r"建成|新建|新增|建设|实现|引进|开|做|搞|"
     r"[？?，,。、！!\s]"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from .schema import Passage
+from .text import contains_whole
 
 
 def load_items(path: Path) -> list[dict]:
@@ -30,22 +31,8 @@ def normalize_for_match(text: str) -> str:
 
 
 def contains_key(text: str, key: str) -> bool:
-    """Key occurs in text (NFKC, no whitespace); a key that starts (ends) with a digit must not
-    continue (be continued by) a longer number: 「0.7%」 does not match inside 「30.7%」."""
-    text, key = normalize_for_match(text), normalize_for_match(key)
-    if not key:
-        return False
-    start = text.find(key)
-    while start >= 0:
-        before = text[start - 1] if start else ""
-        end = start + len(key)
-        after = text[end] if end < len(text) else ""
-        ok_before = not (key[0].isdigit() and (before.isdigit() or before == "."))
-        ok_after = not (key[-1].isdigit() and (after.isdigit() or (after == "." and text[end + 1 : end + 2].isdigit())))
-        if ok_before and ok_after:
-            return True
-        start = text.find(key, start + 1)
-    return False
+    """Key occurs in text (NFKC, no whitespace) as a whole figure (「0.7%」 is not in 「30.7%」)."""
+    return contains_whole(normalize_for_match(text), normalize_for_match(key))
 
 
 def answers(passage: Passage, item: dict) -> bool:
@@ -114,7 +101,7 @@ def _answer_row(item: dict, ans, ms: float) -> dict:
         "answerable": bool(keys),
         "refused": ans.refused,
         "correct": bool(keys) and not ans.refused and all(contains_key(ans.text, k) for k in keys),
-        "cited_ok": bool(keys) and any(answers(p, item) for p in ans.citations),
+        "cited_ok": bool(keys) and any(answers(c.passage, item) for c in ans.citations),
         "ms": ms,
     }
 

@@ -25,45 +25,37 @@ import shutil
 import sqlite3
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable
 
 import faiss
 import numpy as np
 
-from .chunking import CHUNKER_VERSION, ChunkConfig, chunk_document, keyword_text, sentence_embedding_text, split_sentences_zh
+from .chunking import CHUNKER_VERSION, ChunkConfig, chunk_document, keyword_text, sentence_embedding_text
+from .config import DEFAULT_DATA_DIR, PROJECT_DIR, from_env
+from .errors import IndexCorruptError, IndexMissingError, KnowledgeBaseError
 from .ingest import list_files, load_documents
 from .keywords import add_words, build_bm25, in_vocabulary, load_bm25, save_bm25, tokenize_zh
 from .query import city_aliases, synonym_groups
 from .schema import Document, Passage
+from .text import split_sentences
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 5  # 4: only sentences are embedded (after their city); a passage's vector is their mean
 # 5: the manifest holds the sentences' centroid (retrieval discounts generic sentences by it)
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-DEFAULT_DATA_DIR = PROJECT_DIR / "data" / "reports"
 # Flat search is exact and fast up to this many vectors (≈ 150 MB); above it IVF keeps queries fast.
 FLAT_MAX_VECTORS = 100_000
 
 Progress = Callable[[float, str], None]
 
 
-class KnowledgeBaseError(Exception):
-    pass
-
-
-class IndexCorruptError(KnowledgeBaseError):
-    """The index on disk cannot be read; the message says which part and how to rebuild."""
-
-
-class IndexMissingError(KnowledgeBaseError):
-    pass
+REBUILD = "请用 `python -m qa index` 重建索引"
 
 
 def default_kb_dir() -> Path:
-    return Path(os.environ.get("QA_KB_DIR") or PROJECT_DIR / "kb" / "default")
+    return from_env().kb_dir
 
 
 @dataclass
@@ -80,7 +72,7 @@ class KBConfig:
             data = json.loads(path.read_text(encoding="utf-8"))
             return cls(sources=list(data.get("sources", [])), excluded=list(data.get("excluded", [])))
         except (json.JSONDecodeError, AttributeError) as exc:
-            raise IndexCorruptError(f"{path}: not valid JSON ({exc}); fix or delete it") from exc
+            raise IndexCorruptError(f"{path} 不是有效的 JSON（{exc}）：请修正或删除它") from exc
 
     def write(self, root: Path) -> None:
         root.mkdir(parents=True, exist_ok=True)
@@ -200,7 +192,7 @@ class KnowledgeBase:
     """A loaded index: everything retrieval needs, in memory."""
 
     root: Path
-    manifest: dict
+    manifest: Manifest
     documents: dict[str, Document]
     passages: list[Passage]  # row i <-> FAISS id i <-> BM25 doc i
     faiss_index: faiss.Index
@@ -256,7 +248,6 @@ def _build_locked(root: Path, sources, embedder, chunk_config: ChunkConfig, prog
     config = KBConfig.read(root)
     if sources is not None:
         config.sources = [str(Path(s).resolve()) for s in sources]
-    config.write(root)
     say = progress or (lambda f, m: None)
     t0 = time.perf_counter()
 
@@ -267,15 +258,14 @@ def _build_locked(root: Path, sources, embedder, chunk_config: ChunkConfig, prog
     excluded = set(config.excluded)
     documents = [d for d in result.documents if d.doc_id not in excluded]
     if not documents:
-        reasons = "; ".join(r for _, r in result.errors) or "no supported files (.txt .md .pdf .docx .jsonl)"
-        raise KnowledgeBaseError(f"nothing to index in {', '.join(map(str, paths))}: {reasons}")
+        reasons = "；".join(r for _, r in result.errors) or "没有可读的文件（.txt .md .pdf .docx .jsonl）"
+        raise KnowledgeBaseError(f"{'、'.join(map(str, paths))} 里没有可以建索引的内容：{reasons}", code="nothing_to_index")
     _teach_tokenizer(documents)
 
     say(0.05, "切分段落")
     passages = [p for d in documents for p in chunk_document(d, chunk_config)]
     if not passages:
-        raise KnowledgeBaseError("the files hold headings only, no text to index")
-    documents_by_id = {d.doc_id: d for d in documents}
+        raise KnowledgeBaseError("文件里只有标题，没有可以建索引的正文", code="nothing_to_index")
     if embedder is None:
         from embeddings import load_embedder
 
@@ -283,52 +273,90 @@ def _build_locked(root: Path, sources, embedder, chunk_config: ChunkConfig, prog
     # Only sentences are embedded: a question about one fact matches its sentence far better than
     # a 300-character passage, and a passage's vector is the mean of its sentences' vectors
     # (measured better on dev than embedding passages too, at less than half the build time).
-    sentences = [(row, p.start + a, p.start + b) for row, p in enumerate(passages) for a, b in split_sentences_zh(p.text)]
-    texts = [sentence_embedding_text(passages[row], documents_by_id[passages[row].doc_id].text[a:b]) for row, a, b in sentences]
+    sentences = [(row, p.start + a, p.start + b) for row, p in enumerate(passages) for a, b in split_sentences(p.text)]
+    texts = [sentence_embedding_text(passages[row], passages[row].text[a - passages[row].start : b - passages[row].start])
+             for row, a, b in sentences]
     cache = EmbeddingCache(root / "embed_cache.sqlite")
     try:
         sentence_vectors, n_embedded = embed_with_cache(embedder, texts, cache, progress=lambda f, m: say(0.1 + 0.8 * f, m))
     finally:
         cache.close()
-    vectors = mean_vectors(sentence_vectors, np.array([row for row, _, _ in sentences]), len(passages))
-    centroid = sentence_vectors.mean(axis=0)
 
     say(0.9, "写入索引")
+    manifest = Manifest.describe(embedder.model_id, chunk_config, source_hash, embedded_now=n_embedded)
+    config.write(root)  # only now: a failed build leaves the knowledge base as it was
+    manifest = write_build(root, documents, passages, sentences, sentence_vectors, manifest, started=t0)
+    say(1.0, f"完成：{len(documents)} 份报告，{len(passages)} 个段落")
+    log.info("built %s: %d documents, %d passages, %d embedded", root, len(documents), len(passages), n_embedded)
+    return load(root), result.errors
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a build is: the settings that make it current (model, chunker, tokenizer words,
+    sources) and what it holds. Written as manifest.json beside the index files."""
+
+    embed_model: str
+    chunk_config: dict
+    corpus_hash: str
+    format_version: int = FORMAT_VERSION
+    chunker_version: str = CHUNKER_VERSION
+    tokenizer_words: str = ""
+    dim: int = 0
+    sentence_centroid: tuple[float, ...] = ()
+    faiss_index: str = ""
+    documents: int = 0
+    passages: int = 0
+    embedded_now: int = 0
+    build_seconds: float = 0.0
+    built_at: str = ""
+
+    @classmethod
+    def describe(cls, embed_model: str, chunk_config: ChunkConfig, corpus_hash: str, embedded_now: int = 0) -> "Manifest":
+        """The manifest of a build about to be written (write_build fills in what it holds)."""
+        return cls(embed_model, asdict(chunk_config), corpus_hash, tokenizer_words=tokenizer_words_hash(),
+                   embedded_now=embedded_now)
+
+    @classmethod
+    def read(cls, path: Path) -> "Manifest":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            known = {f.name for f in fields(cls)}
+            manifest = cls(**{k: v for k, v in data.items() if k in known})
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError, TypeError, AttributeError) as exc:
+            raise IndexCorruptError(f"{path} 已损坏（{exc}）；{REBUILD}") from exc
+        return replace(manifest, sentence_centroid=tuple(manifest.sentence_centroid or ()))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=2)
+
+
+def write_build(root: Path, documents: list[Document], passages: list[Passage], sentences: list[tuple[int, int, int]],
+                sentence_vectors: np.ndarray, manifest: Manifest, started: float | None = None) -> Manifest:
+    """Write a complete index (vectors, store, keywords, manifest) into a new build folder, then
+    make it current atomically and remove older builds: readers see the old or the new index,
+    never a partial one. Passage vectors are the means of their sentences'. Returns the manifest."""
+    started = time.perf_counter() if started is None else started
     builds = root / "builds"
-    builds.mkdir(exist_ok=True)
+    builds.mkdir(parents=True, exist_ok=True)
     build_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     tmp = builds / f".tmp-{build_id}"
     tmp.mkdir()
+    vectors = mean_vectors(sentence_vectors, np.array([row for row, _, _ in sentences], dtype=np.int64), len(passages))
     faiss_index = make_faiss_index(vectors)
     faiss.write_index(faiss_index, str(tmp / "index.faiss"))
     faiss.write_index(make_faiss_index(sentence_vectors), str(tmp / "sentences.faiss"))
     _write_store(tmp / "store.sqlite", documents, passages, sentences)
-    bm25 = build_bm25([tokenize_zh(keyword_text(p)) for p in passages])
-    save_bm25(bm25, tmp / "bm25")
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "embed_model": embedder.model_id,
-        "dim": int(vectors.shape[1]),
-        "sentence_centroid": centroid_for_manifest(centroid),
-        "chunker_version": CHUNKER_VERSION,
-        "chunk_config": asdict(chunk_config),
-        "tokenizer_words": tokenizer_words_hash(),
-        "corpus_hash": source_hash,
-        "faiss_index": type(faiss_index).__name__,
-        "documents": len(documents),
-        "passages": len(passages),
-        "embedded_now": n_embedded,
-        "build_seconds": round(time.perf_counter() - t0, 2),
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    }
-    _atomic_write(tmp / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
+    save_bm25(build_bm25([tokenize_zh(keyword_text(p)) for p in passages]), tmp / "bm25")
+    manifest = replace(manifest, dim=int(vectors.shape[1]), sentence_centroid=tuple(centroid_for_manifest(sentence_vectors.mean(axis=0))),
+                       faiss_index=type(faiss_index).__name__, documents=len(documents), passages=len(passages),
+                       build_seconds=round(time.perf_counter() - started, 2), built_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    _atomic_write(tmp / "manifest.json", manifest.to_json())
     final = builds / build_id
     os.rename(tmp, final)
     _swap_current(root, final)
     _remove_old_builds(builds, keep=final)
-    say(1.0, f"完成：{len(documents)} 份报告，{len(passages)} 个段落")
-    log.info("built %s: %d documents, %d passages, %d embedded", final, len(documents), len(passages), n_embedded)
-    return load(root), result.errors
+    return manifest
 
 
 def _write_store(path: Path, documents: list[Document], passages: list[Passage], sentences: list[tuple[int, int, int]]) -> None:
@@ -363,14 +391,11 @@ def _remove_old_builds(builds: Path, keep: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def read_manifest(root: Path) -> dict:
+def read_manifest(root: Path) -> Manifest:
     path = root / "current" / "manifest.json"
     if not path.exists():
-        raise IndexMissingError(f"no index at {root}; build it with `python -m qa index`")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise IndexCorruptError(f"{path} is corrupt ({exc}); rebuild with `python -m qa index`") from exc
+        raise IndexMissingError(f"{root} 还没有索引：请用 `python -m qa index` 建立")
+    return Manifest.read(path)
 
 
 def load(root: Path | None = None) -> KnowledgeBase:
@@ -389,25 +414,22 @@ def load(root: Path | None = None) -> KnowledgeBase:
         sentence_rows = np.array(conn.execute("SELECT row, start, end FROM sentences ORDER BY srow").fetchall(), dtype=np.int64).reshape(-1, 3)
         conn.close()
     except sqlite3.DatabaseError as exc:
-        raise IndexCorruptError(f"{build_dir / 'store.sqlite'} is corrupt ({exc}); rebuild with `python -m qa index`") from exc
+        raise IndexCorruptError(f"{build_dir / 'store.sqlite'} 已损坏（{exc}）；{REBUILD}") from exc
     passages = []
     for pid, doc_id, section, start, end in rows:
         d = documents[doc_id]
         passages.append(Passage(id=pid, text=d.text[start:end], title=d.title, city=d.city, year=d.year,
                                 section=section, source=d.source, start=start, end=end, doc_id=doc_id))
-    centroid = np.asarray(manifest.get("sentence_centroid") or [], dtype=np.float32)
+    centroid = np.asarray(manifest.sentence_centroid, dtype=np.float32)
     if centroid.shape != (faiss_index.d,) or not np.isfinite(centroid).all():
-        raise IndexCorruptError(f"{build_dir / 'manifest.json'}: no sentence centroid of dim {faiss_index.d}; "
-                                "rebuild with `python -m qa index`")
-    if faiss_index.ntotal != len(passages) or faiss_index.d != manifest.get("dim") or sentence_index.ntotal != len(sentence_rows):
-        raise IndexCorruptError(
-            f"{build_dir}: index holds {faiss_index.ntotal} vectors of dim {faiss_index.d} but the store has "
-            f"{len(passages)} passages (manifest dim {manifest.get('dim')}); rebuild with `python -m qa index`"
-        )
+        raise IndexCorruptError(f"{build_dir / 'manifest.json'} 缺少 {faiss_index.d} 维的句向量中心；{REBUILD}")
+    if faiss_index.ntotal != len(passages) or faiss_index.d != manifest.dim or sentence_index.ntotal != len(sentence_rows):
+        raise IndexCorruptError(f"{build_dir}：索引有 {faiss_index.ntotal} 个 {faiss_index.d} 维向量，但库中有 {len(passages)} "
+                                f"个段落（清单记录 {manifest.dim} 维）；{REBUILD}")
     try:
         bm25 = load_bm25(build_dir / "bm25")
     except (OSError, ValueError, KeyError) as exc:
-        raise IndexCorruptError(f"{build_dir / 'bm25'} is corrupt ({exc}); rebuild with `python -m qa index`") from exc
+        raise IndexCorruptError(f"{build_dir / 'bm25'} 已损坏（{exc}）；{REBUILD}") from exc
     _teach_tokenizer(documents.values())
     by_city: dict[str | None, list[int]] = {}
     for i, p in enumerate(passages):
@@ -426,7 +448,7 @@ def _read_faiss(path: Path) -> faiss.Index:
             index.make_direct_map()
         return index
     except RuntimeError as exc:
-        raise IndexCorruptError(f"{path} is corrupt ({str(exc).splitlines()[0][:200]}); rebuild with `python -m qa index`") from exc
+        raise IndexCorruptError(f"{path} 已损坏（{str(exc).splitlines()[0][:200]}）；{REBUILD}") from exc
 
 
 def staleness(root: Path, embed_model_id: str, chunk_config: ChunkConfig = ChunkConfig()) -> str | None:
@@ -439,11 +461,11 @@ def staleness(root: Path, embed_model_id: str, chunk_config: ChunkConfig = Chunk
         return str(exc)
     config = KBConfig.read(root)
     checks = [
-        (manifest.get("format_version") == FORMAT_VERSION, "index format changed"),
-        (manifest.get("embed_model") == embed_model_id, f"embedding model changed ({manifest.get('embed_model')} -> {embed_model_id})"),
-        (manifest.get("chunker_version") == CHUNKER_VERSION, "chunker changed"),
-        (manifest.get("chunk_config") == asdict(chunk_config), "chunk settings changed"),
-        (manifest.get("tokenizer_words") == tokenizer_words_hash(), "synonym table (keyword tokenizer words) changed or not recorded"),
-        (manifest.get("corpus_hash") == corpus_hash(config.source_paths(root), config.excluded), "source files changed"),
+        (manifest.format_version == FORMAT_VERSION, "index format changed"),
+        (manifest.embed_model == embed_model_id, f"embedding model changed ({manifest.embed_model} -> {embed_model_id})"),
+        (manifest.chunker_version == CHUNKER_VERSION, "chunker changed"),
+        (manifest.chunk_config == asdict(chunk_config), "chunk settings changed"),
+        (manifest.tokenizer_words == tokenizer_words_hash(), "synonym table (keyword tokenizer words) changed or not recorded"),
+        (manifest.corpus_hash == corpus_hash(config.source_paths(root), config.excluded), "source files changed"),
     ]
     return next((why for ok, why in checks if not ok), None)

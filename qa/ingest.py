@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .errors import IngestError
 from .schema import Document
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".pdf", ".docx", ".jsonl"}
@@ -29,10 +30,6 @@ _JUNK_LINE_RE = re.compile(r"^[\s|｜\-_=*·•]*$")
 # A run-on line (e.g. a whole report on one line) uses spaces as paragraph breaks: split at a
 # space that follows CJK text or punctuation and precedes CJK text, a digit or a heading marker.
 _PARAGRAPH_SPACE_RE = re.compile(r"(?<=[\u4e00-\u9fff。！？；：:;!?”」）)])[ \u3000\t]+(?=[\u4e00-\u9fff（(“「\d])")
-
-
-class IngestError(Exception):
-    """A file that cannot be read; the message says which file and why."""
 
 
 @dataclass
@@ -60,7 +57,7 @@ def decode_text(raw: bytes, name: str = "<bytes>") -> str:
     best = from_bytes(raw).best()
     if best is not None and _looks_like_text(str(best)):
         return str(best)
-    raise IngestError(f"{name}: not readable text (neither UTF-8 nor GB18030/GBK)")
+    raise IngestError(name, "无法识别文字编码（既不是 UTF-8 也不是 GBK/GB18030），请另存为 UTF-8 文本", code="bad_encoding")
 
 
 def _looks_like_text(text: str) -> bool:
@@ -136,10 +133,10 @@ def _read_pdf(path: Path) -> str:
         reader = PdfReader(str(path))
         pages = [page.extract_text() or "" for page in reader.pages]
     except Exception as exc:  # pypdf raises many types on a corrupt file; all mean "broken"
-        raise IngestError(f"{path.name}: broken PDF ({exc})") from exc
+        raise IngestError(path.name, "PDF 文件已损坏或无法打开", code="broken_file") from exc
     text = "\n".join(pages)
     if not text.strip():
-        raise IngestError(f"{path.name}: PDF has no text layer (scanned?); OCR it first")
+        raise IngestError(path.name, "PDF 里没有文字层（可能是扫描件），请先做文字识别（OCR）再上传", code="no_text_layer")
     return text
 
 
@@ -149,7 +146,7 @@ def _read_docx(path: Path) -> str:
     try:
         document = docx.Document(str(path))
     except Exception as exc:  # python-docx raises many types on a corrupt file
-        raise IngestError(f"{path.name}: broken .docx ({exc})") from exc
+        raise IngestError(path.name, "Word 文件已损坏，或不是真正的 .docx 文件", code="broken_file") from exc
     return "\n".join(p.text for p in document.paragraphs)
 
 
@@ -164,7 +161,7 @@ def _read_jsonl(path: Path) -> list[Document]:
             doc_id = str(row.get("doc_id") or row["title"] or f"{path.stem}-{lineno}")
             title, body = str(row["title"] or doc_id), str(row["text"] or "")
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise IngestError(f"{path.name} line {lineno}: expected {{\"doc_id\",\"title\",\"text\"}} ({exc})") from exc
+            raise IngestError(path.name, f"JSONL 第 {lineno} 行格式不对：每行应是含 title 和 text 的 JSON 对象", code="bad_jsonl") from exc
         paragraphs = clean_paragraphs(body)
         if paragraphs:
             docs.append(make_document(title, paragraphs, path.name, doc_id=doc_id))
@@ -176,7 +173,8 @@ def read_file(path: Path, source: str | None = None) -> list[Document]:
     source = source or path.name
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise IngestError(f"{path.name}: unsupported file type {suffix or '(none)'}; use {', '.join(sorted(SUPPORTED_SUFFIXES))}")
+        shown = suffix or "（无扩展名）"
+        raise IngestError(path.name, f"不支持 {shown} 文件，只能用 {' '.join(sorted(SUPPORTED_SUFFIXES))} 文件", code="unsupported_type")
     try:
         if suffix == ".jsonl":
             docs = _read_jsonl(path)
@@ -189,9 +187,9 @@ def read_file(path: Path, source: str | None = None) -> list[Document]:
                 text = decode_text(path.read_bytes(), path.name)
             docs = documents_from_text(text, source, fallback_title=path.stem)
     except OSError as exc:
-        raise IngestError(f"{path.name}: cannot read ({exc.strerror or exc})") from exc
+        raise IngestError(path.name, f"无法读取这个文件（{exc.strerror or exc}）", code="cannot_read") from exc
     if not docs:
-        raise IngestError(f"{path.name}: no text found")
+        raise IngestError(path.name, "文件里没有找到文字内容", code="no_text")
     return docs
 
 
@@ -218,13 +216,11 @@ def load_documents(paths: list[Path]) -> IngestResult:
         try:
             docs = read_file(path)
         except IngestError as exc:
-            errors.append((str(path), str(exc)))
+            errors.append((str(path), exc.reason))
             continue
         for doc in docs:
             # Two files may carry the same title: keep both, with distinct ids.
             n = seen.get(doc.doc_id, 0)
             seen[doc.doc_id] = n + 1
-            if n:
-                doc.doc_id = f"{doc.doc_id}#{n + 1}"
-            documents.append(doc)
+            documents.append(replace(doc, doc_id=f"{doc.doc_id}#{n + 1}") if n else doc)
     return IngestResult(documents, errors)

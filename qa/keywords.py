@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
@@ -11,6 +10,8 @@ from typing import Iterable
 import bm25s
 import jieba
 import numpy as np
+
+from .text import normalize_zh
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -22,11 +23,6 @@ STOPWORDS = frozenset(
 )
 _TOKEN_OK_RE = re.compile(r"[\w%]", re.UNICODE)
 _HAN_RE = re.compile(r"[\u4e00-\u9fff]")
-
-
-def normalize_zh(text: str) -> str:
-    """NFKC folds full-width forms (ＧＤＰ、１２３、，) so that both wordings match; lowercase ASCII."""
-    return unicodedata.normalize("NFKC", text).lower()
 
 
 def add_words(words: Iterable[str]) -> None:

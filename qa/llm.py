@@ -13,14 +13,16 @@ import importlib.util
 import logging
 import os
 import re
-import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .schema import History, Passage
+from .config import LLMConfig
+from .errors import ConfigError
+from .schema import Citation, History, Passage
+from .text import bigrams, contains_whole, has_content, normalize_figures, split_sentences
 
 if TYPE_CHECKING:  # langchain-core is light, but keep model classes out of import time
     from langchain_core.language_models import BaseChatModel
@@ -39,65 +41,53 @@ _DELIMITERS = ("<<<段落开始>>>", "<<<段落结束>>>")
 # ---------------------------------------------------------------- model configuration
 
 
-def _spec(spec: str | None) -> str:
-    return (os.environ.get("QA_LLM", "") if spec is None else spec).strip()
-
-
-def load_chat_model(spec: str | None = None) -> BaseChatModel | None:
-    """The chat model named by `spec` (default $QA_LLM), or None when none is configured.
+@lru_cache(maxsize=4)
+def load_chat_model(settings: LLMConfig) -> BaseChatModel | None:
+    """The chat model of the settings (QA_LLM), built once per process, or None when none is configured.
 
     `openai:<model>`: any OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp server,
     DeepSeek, Qwen/DashScope) via OPENAI_BASE_URL and OPENAI_API_KEY.
     `llamacpp:<path.gguf>`: a local GGUF file run in-process by llama-cpp-python.
     """
-    spec = _spec(spec)
+    spec = settings.spec
     if not spec:
         return None
     kind, _, arg = spec.partition(":")  # first colon only: Ollama names look like qwen2.5:7b
     kind, arg = kind.strip().lower(), arg.strip()
     if kind == "openai" and arg:
         if importlib.util.find_spec("langchain_openai") is None:
-            raise ImportError(f"QA_LLM={spec!r} needs langchain-openai: pip install langchain-openai")
+            raise ConfigError(f"QA_LLM={spec!r} 需要 langchain-openai：pip install langchain-openai")
         from langchain_openai import ChatOpenAI
 
         kwargs: dict = {}
-        if os.environ.get("OPENAI_BASE_URL") and not os.environ.get("OPENAI_API_KEY"):
+        if settings.openai_base_url and not os.environ.get("OPENAI_API_KEY"):
             kwargs["api_key"] = "EMPTY"  # local servers (vLLM, Ollama) ignore the key but the client wants one
         return ChatOpenAI(model=arg, temperature=0, timeout=120, max_retries=1, **kwargs)
     if kind == "llamacpp" and arg:
         if importlib.util.find_spec("llama_cpp") is None:
-            raise ImportError(f"QA_LLM={spec!r} needs llama-cpp-python: pip install llama-cpp-python")
+            raise ConfigError(f"QA_LLM={spec!r} 需要 llama-cpp-python：pip install llama-cpp-python")
         path = Path(arg).expanduser()
         if not path.is_file():
-            raise FileNotFoundError(f"QA_LLM={spec!r}: no GGUF file at {path}")
+            raise ConfigError(f"QA_LLM={spec!r}：{path} 不是 GGUF 文件")
         from langchain_community.chat_models.llamacpp import ChatLlamaCpp
 
-        return ChatLlamaCpp(
-            model_path=str(path),
-            n_ctx=int(os.environ.get("QA_LLM_CTX", "4096")),  # the default 512 cannot hold 5 passages
-            temperature=0,
-            max_tokens=512,
-            verbose=False,
-        )
-    raise ValueError(
-        f"unknown chat model {spec!r}: use 'openai:<model>' (OpenAI-compatible server, "
-        "set OPENAI_BASE_URL/OPENAI_API_KEY) or 'llamacpp:/path/to/model.gguf'"
-    )
+        return ChatLlamaCpp(model_path=str(path), n_ctx=settings.context_tokens, temperature=0, max_tokens=512, verbose=False)
+    raise ConfigError(f"QA_LLM={spec!r} 无法识别：请用 openai:<模型名>（OpenAI 兼容服务，配合 OPENAI_BASE_URL/"
+                      "OPENAI_API_KEY）或 llamacpp:/path/to/model.gguf")
 
 
-def describe_chat_model(spec: str | None = None) -> str:
+def describe_chat_model(settings: LLMConfig) -> str:
     """A short name for the UI ('' when no model is configured); never loads the model."""
-    spec = _spec(spec)
-    if not spec:
+    if not settings.spec:
         return ""
-    kind, _, arg = spec.partition(":")
+    kind, _, arg = settings.spec.partition(":")
     kind, arg = kind.strip().lower(), arg.strip()
     if kind == "openai":
-        base = os.environ.get("OPENAI_BASE_URL", "").strip()
+        base = settings.openai_base_url
         return f"{arg}（{base}）" if base else f"{arg}（OpenAI）"
     if kind == "llamacpp":
         return f"{Path(arg).name}（llama.cpp 本地）"
-    return spec
+    return settings.spec
 
 
 # ---------------------------------------------------------------- prompts and generation
@@ -134,10 +124,36 @@ def build_messages(question: str, passages: list[Passage], history: History | No
 def generate_answer(
     question: str, passages: list[Passage], chat_model: BaseChatModel, history: History | None = None
 ) -> Iterator[str]:
-    """Text deltas of the model's answer as they arrive (unverified: verify the joined text)."""
-    for chunk in chat_model.stream(build_messages(question, passages, history)):
-        if chunk.text:
-            yield str(chunk.text)  # .text flattens content blocks some providers send
+    """Text deltas of the model's answer as they arrive, reasoning blocks (<think>…</think>)
+    left out (unverified: verify the joined text)."""
+    raw = (str(chunk.text) for chunk in chat_model.stream(build_messages(question, passages, history)) if chunk.text)
+    yield from without_reasoning(raw)  # .text flattens content blocks some providers send
+
+
+_OPEN, _CLOSE = "<think>", "</think>"
+
+
+def without_reasoning(deltas: Iterator[str]) -> Iterator[str]:
+    """The deltas with reasoning blocks removed, even when a tag is split across deltas: nothing
+    a reasoning model thinks (figures included) is ever shown."""
+    buffer, thinking = "", False
+    for delta in deltas:
+        buffer += delta
+        while True:
+            tag = _CLOSE if thinking else _OPEN
+            at = buffer.find(tag)
+            if at < 0:
+                break
+            if not thinking and buffer[:at]:
+                yield buffer[:at]
+            buffer, thinking = buffer[at + len(tag):], not thinking
+        # Hold back what could be the start of a tag; drop what is inside a block.
+        keep = next((n for n in range(len(tag) - 1, 0, -1) if buffer.endswith(tag[:n])), 0)
+        if not thinking and len(buffer) > keep:
+            yield buffer[: len(buffer) - keep]
+        buffer = buffer[len(buffer) - keep:] if keep else ""
+    if buffer and not thinking:
+        yield buffer
 
 
 # ---------------------------------------------------------------- verification
@@ -150,14 +166,12 @@ _SENTENCE_END_RE = re.compile(
     r"[。！？；!?;…]+[”’」』）)]*(?:[ \t]*" + _MARKER_RE.pattern + r")*|\n"
 )
 _TRAILING_PUNCT_RE = re.compile(r"[。！？；!?;…，,、：:\s]*[”’」』）)]*\s*$")
-_THOUSANDS_RE = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _LIST_NUMBER_RE = re.compile(r"(?m)^\s*(?:\d{1,2}[.、)）](?!\d)|[(（]\d{1,2}[)）])")
 _NUMBER_RE = re.compile(
     r"(?<![\d.])\d+(?:\.\d+)?(?:%|‰|万亿元|亿元|万元|元|万人次|人次|万人|人|个百分点|万吨|吨|万亩|亩|"
     r"平方公里|公里|万平方米|平方米|万户|户|万家|家|个|项|所|座|倍|年|月|日|天|位)?"
 )
 _THINK_RE = re.compile(r"<think>.*?(?:</think>|$)", re.S)  # reasoning models (DeepSeek-R1, Qwen3)
-_CONTENT_RE = re.compile(r"[^\W_]", re.U)
 
 
 @dataclass
@@ -168,11 +182,6 @@ class Verification:
     uncited_sentences: list[str] = field(default_factory=list)
     refused: bool = False
     empty: bool = False  # nothing but markers and punctuation (「[1] [2]」): small models do that
-
-
-def _norm(text: str) -> str:
-    """NFKC folds full-width digits and signs (３２６．３％); thousands separators go."""
-    return _THOUSANDS_RE.sub("", unicodedata.normalize("NFKC", text))
 
 
 def find_markers(text: str) -> list[int]:
@@ -196,41 +205,26 @@ def is_refusal(text: str) -> bool:
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:
-    spans, pos = [], 0
-    for m in _SENTENCE_END_RE.finditer(text):
-        spans.append((pos, m.end()))
-        pos = m.end()
-    spans.append((pos, len(text)))
-    out = []
-    for a, b in spans:
-        while a < b and text[a].isspace():
-            a += 1
-        while b > a and text[b - 1].isspace():
-            b -= 1
-        if b > a:
-            out.append((a, b))
-    return out
+    return split_sentences(text, end_re=_SENTENCE_END_RE)
 
 
 def _needs_citation(sentence: str) -> bool:
     """Sentences that state something; not lead-ins (「具体如下：」), bare bullets or the refusal."""
     body = strip_markers(sentence).strip()
-    if not _CONTENT_RE.search(body) or REFUSAL.rstrip("。") in body:
+    if not has_content(body) or REFUSAL.rstrip("。") in body:
         return False
     return not body.rstrip("*").endswith(("：", ":"))
 
 
 def _numbers(text: str) -> list[str]:
-    text = _LIST_NUMBER_RE.sub(" ", _norm(strip_markers(text)))  # 「1. 」 list numbering is no claim
+    text = _LIST_NUMBER_RE.sub(" ", normalize_figures(strip_markers(text)))  # 「1. 」 list numbering is no claim
     return [m.group(0) for m in _NUMBER_RE.finditer(text)]
 
 
 def _supported(number: str, passages: list[Passage]) -> bool:
     value = re.match(r"\d+(?:\.\d+)?", number).group(0)
-    # Whole numbers only: 0.7 is not in 30.7, 6 is not in 6.8.
-    pattern = re.compile(r"(?<!\d)(?<!\d\.)" + re.escape(value) + r"(?!\.?\d)")
     for p in passages:
-        if pattern.search(_norm(f"{p.title} {p.section} {p.text}")):
+        if contains_whole(normalize_figures(f"{p.title} {p.section} {p.text}"), value):  # 0.7 is not in 30.7
             return True
         # A report of year Y speaks of Y-1 as 「去年/一年来」 without writing the year.
         if p.year and value in (str(p.year), str(p.year - 1)):
@@ -247,7 +241,7 @@ def verify_answer(text: str, passages: list[Passage]) -> Verification:
     cited = [passages[n - 1] for n in dict.fromkeys(markers) if 1 <= n <= len(passages)]
     unsupported = list(dict.fromkeys(x for x in _numbers(text) if not _supported(x, cited)))
     uncited = [text[a:b] for a, b in _sentences(text) if _needs_citation(text[a:b]) and not find_markers(text[a:b])]
-    empty = not _CONTENT_RE.search(strip_markers(text))
+    empty = not has_content(strip_markers(text))
     ok = not empty and bool(cited) and not bad and not unsupported and not uncited
     return Verification(ok=ok, bad_markers=bad, unsupported_numbers=unsupported, uncited_sentences=uncited, empty=empty)
 
@@ -255,18 +249,13 @@ def verify_answer(text: str, passages: list[Passage]) -> Verification:
 # ---------------------------------------------------------------- repair and renumbering
 
 
-def _bigrams(text: str) -> set[str]:
-    chars = "".join(_CONTENT_RE.findall(_norm(strip_markers(text))))
-    return {chars[i : i + 2] for i in range(len(chars) - 1)}
-
-
 def best_passage(sentence: str, passages: list[Passage]) -> int | None:
     """1-based index of the passage sharing most of the sentence's character bigrams, if enough."""
-    grams = _bigrams(sentence)
+    grams = bigrams(strip_markers(sentence))
     if not grams:
         return None
     # The heading counts too: 「彬州2022年……」 names what the title and section say.
-    scores = [len(grams & _bigrams(f"{p.title}{p.section}{p.text}")) / len(grams) for p in passages]
+    scores = [len(grams & bigrams(f"{p.title}{p.section}{p.text}")) / len(grams) for p in passages]
     best = max(range(len(scores)), key=lambda i: scores[i], default=None)
     return None if best is None or scores[best] < MIN_OVERLAP else best + 1
 
@@ -315,32 +304,48 @@ def renumber_citations(text: str, passages: list[Passage]) -> tuple[str, list[Pa
     return text, [passages[n - 1] for n in order]
 
 
-# ---------------------------------------------------------------- the whole generative path
+MIN_SPAN_OVERLAP = 0.3  # share of a cited clause's bigrams a passage sentence must hold to be its span
 
 
-def llm_answer(
-    question: str, passages: list[Passage], chat_model: BaseChatModel, history: History | None = None
-) -> tuple[str, list[Passage], str]:
-    """(text, citations, status): status "ok" | "repaired" (text and citations usable),
-    "refused" (text is REFUSAL) or "failed" (use the extractive answer; text is the raw output)."""
-    if not passages:
-        return REFUSAL, [], "refused"
-    try:
-        raw = "".join(generate_answer(question, passages, chat_model, history))
-    except Exception as exc:  # a down server or a broken model must not break the app
-        log.warning("chat model failed: %s", exc)
-        return "", [], "failed"
-    text = clean_output(raw)
-    v = verify_answer(text, passages)
-    if v.refused:
-        return REFUSAL, [], "refused"
-    if v.ok:
-        return (*renumber_citations(text, passages), "ok")
-    repaired = repair_answer(text, passages)
-    if repaired is None:
-        log.info("LLM answer rejected: %s", v)
-        return text, [], "failed"
-    return (*renumber_citations(repaired, passages), "repaired")
+def _cited_clauses(text: str) -> list[tuple[int, str]]:
+    """(marker number, the clause it cites) for every marker; adjacent markers 「…[1][2]」 share
+    the clause before them."""
+    out, previous_end, clause = [], 0, ""
+    for m in _MARKER_RE.finditer(text):
+        piece = re.sub(r"^.*?据《[^》]*》[：:]", "", text[previous_end : m.start()]).strip(" ，,；;：:。、\n")
+        previous_end = m.end()
+        if len(piece) >= 2:
+            clause = re.split(r"[。！？!?\n]", piece)[-1].strip(" ，,；;：:、") or piece
+        out += [(n, clause) for n in find_markers(m.group(0)) if len(clause) >= 2]
+    return out
+
+
+def _span_of(clause: str, passage: Passage) -> tuple[int, int] | None:
+    """Document offsets of what the clause cites in the passage: the clause itself when it is
+    quoted, else the passage sentence most like it (when alike enough)."""
+    at = passage.text.find(clause)
+    if at >= 0:
+        return passage.start + at, passage.start + at + len(clause)
+    want = bigrams(clause)
+    sentences = split_sentences(passage.text)
+    if not want or not sentences:
+        return None
+    overlap = [len(want & bigrams(passage.text[a:b])) / len(want) for a, b in sentences]
+    best = max(range(len(sentences)), key=overlap.__getitem__)
+    a, b = sentences[best]
+    return (passage.start + a, passage.start + b) if overlap[best] >= MIN_SPAN_OVERLAP else None
+
+
+def cite(text: str, passages: list[Passage]) -> list[Citation]:
+    """Citations of a (renumbered) generated answer, each with the spans its sentences state."""
+    spans: dict[int, set[tuple[int, int]]] = {n: set() for n in range(1, len(passages) + 1)}
+    for n, clause in _cited_clauses(text):
+        if n in spans and (span := _span_of(clause, passages[n - 1])):
+            spans[n].add(span)
+    return [Citation(p, tuple(sorted(spans[n]))) for n, p in enumerate(passages, 1)]
+
+
+# ---------------------------------------------------------------- rewriting follow-ups
 
 
 def _render_history(history: History) -> str:

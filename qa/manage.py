@@ -21,13 +21,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable
 
-from .index import KnowledgeBaseError, KBConfig, KnowledgeBase, build, default_kb_dir
-from .ingest import IngestError, read_file
-from .pipeline import forget_kb, open_kb
+from .errors import IngestError, KnowledgeBaseError, ManageError
+from .index import KBConfig, KnowledgeBase, build
+from .ingest import SUPPORTED_SUFFIXES, read_file
+from .pipeline import forget_kb, kb_root, open_kb
 
 log = logging.getLogger(__name__)
 
-ALLOWED_SUFFIXES = (".txt", ".md", ".pdf", ".docx", ".jsonl")
+ALLOWED_SUFFIXES = tuple(sorted(SUPPORTED_SUFFIXES))
 MAX_FILE_BYTES = 20 * 1024 * 1024  # per file
 MAX_NAME_CHARS = 80  # of the stem of a stored file name
 
@@ -37,16 +38,8 @@ FileErrors = list[tuple[str, str]]  # (file name, reason in Chinese)
 _lock = threading.Lock()  # one change to a knowledge base at a time (per process)
 
 
-class ManageError(ValueError):
-    """A change that cannot be made; the message (Chinese) says why."""
-
-
-def _root(kb_dir: str | Path | None) -> Path:
-    return Path(kb_dir or default_kb_dir()).resolve()
-
-
 def uploads_dir(kb_dir: str | Path | None = None) -> Path:
-    return _root(kb_dir) / "uploads"
+    return kb_root(kb_dir) / "uploads"
 
 
 # ---------------------------------------------------------------- listing
@@ -73,27 +66,7 @@ def list_reports(kb: KnowledgeBase) -> list[dict]:
     return sorted(rows, key=lambda r: (r["city"] == "", r["city"], r["title"]))
 
 
-# ---------------------------------------------------------------- reasons in plain Chinese
-
-_REASONS = [
-    (re.compile(r"unsupported file type"), "不支持这种文件类型，请上传 .txt .md .pdf .docx 或 .jsonl 文件"),
-    (re.compile(r"not readable text"), "无法识别文字编码（既不是 UTF-8 也不是 GBK/GB18030），请另存为 UTF-8 文本"),
-    (re.compile(r"no text layer"), "PDF 里没有文字层（可能是扫描件），请先做文字识别（OCR）再上传"),
-    (re.compile(r"broken PDF"), "PDF 文件已损坏或无法打开"),
-    (re.compile(r"broken \.docx"), "Word 文件已损坏，或不是真正的 .docx 文件"),
-    (re.compile(r"line (\d+): expected"), r"JSONL 第 \1 行格式不对：每行应是含 title 和 text 的 JSON 对象"),
-    (re.compile(r"cannot read"), "无法读取这个文件"),
-    (re.compile(r"no text found"), "文件里没有找到文字内容"),
-]
-
-
-def explain(reason: str) -> str:
-    """An ingest error message (English, from qa.ingest) -> a plain Chinese reason."""
-    for pattern, text in _REASONS:
-        m = pattern.search(reason)
-        if m:
-            return m.expand(text)
-    return f"无法读取：{reason}"
+# ---------------------------------------------------------------- checks
 
 
 def _check_file(path: Path) -> str | None:
@@ -114,7 +87,7 @@ def _check_file(path: Path) -> str | None:
     try:
         read_file(path)
     except IngestError as exc:
-        return explain(str(exc))
+        return exc.reason
     return None
 
 
@@ -166,12 +139,12 @@ def _rebuild(root: Path, progress: Progress | None) -> tuple[KnowledgeBase, File
         kb, errors = build(root, progress=progress)
     finally:
         forget_kb(root)
-    return kb, [(Path(name).name, explain(reason)) for name, reason in errors]
+    return kb, [(Path(name).name, reason) for name, reason in errors]
 
 
 def rebuild(kb_dir: str | Path | None = None, progress: Progress | None = None) -> tuple[KnowledgeBase, FileErrors]:
     """Rebuild the index from the configured sources and uploads. Returns (kb, per-file errors)."""
-    root = _root(kb_dir)
+    root = kb_root(kb_dir)
     with _lock:
         return _rebuild(root, progress)
 
@@ -183,7 +156,7 @@ def add_files(
 ) -> tuple[KnowledgeBase, FileErrors]:
     """Copy the acceptable files into `<kb>/uploads/` and rebuild. Returns (kb, errors), one
     (file name, Chinese reason) per rejected file; with nothing acceptable nothing is rebuilt."""
-    root = _root(kb_dir)
+    root = kb_root(kb_dir)
     errors: FileErrors = []
     with _lock:
         uploads = root / "uploads"
@@ -230,7 +203,7 @@ def add_files(
 def remove_report(doc_id: str, kb_dir: str | Path | None = None, progress: Progress | None = None) -> KnowledgeBase:
     """Remove one report and rebuild: its uploaded file is deleted when it holds that report
     alone, otherwise the report is excluded in config.json. Raises ManageError (Chinese)."""
-    root = _root(kb_dir)
+    root = kb_root(kb_dir)
     with _lock:
         kb = open_kb(root)
         document = kb.documents.get(doc_id)

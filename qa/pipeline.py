@@ -1,7 +1,7 @@
 """The one path from files to answers: open (or build) the knowledge base, retrieve, answer.
 
     files --ingest--> Documents --chunking--> Passages --embeddings/BM25--> index (disk)
-    question --query--> cities, years, synonyms --retrieve--> Passages --answer--> Answer
+    question --query--> Question record --retrieval--> Passages --answer--> Answer (citations with spans)
 """
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ import logging
 import threading
 from pathlib import Path
 
-from .index import IndexCorruptError, KnowledgeBase, build, default_kb_dir, load, staleness
-from .retrieval import SearchSettings, search, to_passages
+from .config import Config, EmbeddingConfig, from_env
+from .errors import IndexCorruptError
+from .index import KnowledgeBase, build, load, staleness
+from .query import analyze, check_question
+from .retrieval import search, to_passages
 from .schema import Passage
 
 log = logging.getLogger(__name__)
@@ -19,20 +22,27 @@ _loaded: dict[Path, KnowledgeBase] = {}
 _lock = threading.Lock()
 
 
-def get_embedder():
+def get_embedder(config: Config | EmbeddingConfig | None = None):
+    """The embedder of the configured model, loaded once per process and setting."""
     from embeddings import load_embedder
 
-    return load_embedder()
+    settings = config.embedding if isinstance(config, Config) else config
+    return load_embedder(settings or from_env().embedding)
 
 
-def open_kb(kb_dir: str | Path | None = None, progress=None) -> KnowledgeBase:
+def kb_root(kb_dir: str | Path | None, config: Config | None = None) -> Path:
+    return Path(kb_dir or (config or from_env()).kb_dir).resolve()
+
+
+def open_kb(kb_dir: str | Path | None = None, progress=None, config: Config | None = None) -> KnowledgeBase:
     """The knowledge base at kb_dir ($QA_KB_DIR, else the bundled reports' one), loaded once per
     process; built first when it is missing, stale (sources, model or chunker changed) or corrupt."""
-    root = Path(kb_dir or default_kb_dir()).resolve()
+    config = config or from_env()
+    root = kb_root(kb_dir, config)
     with _lock:
         if root in _loaded:
             return _loaded[root]
-        embedder = get_embedder()
+        embedder = get_embedder(config)
         why = staleness(root, embedder.model_id)
         if why:
             log.warning("building the index at %s (%s)", root, why)
@@ -52,19 +62,19 @@ def open_kb(kb_dir: str | Path | None = None, progress=None) -> KnowledgeBase:
 def forget_kb(kb_dir: str | Path | None = None) -> None:
     """Drop the cached knowledge base so the next call reloads it (after a rebuild)."""
     with _lock:
-        _loaded.pop(Path(kb_dir or default_kb_dir()).resolve(), None)
+        _loaded.pop(kb_root(kb_dir), None)
 
 
-def retrieve(
-    question: str,
-    k: int = 5,
-    city: str | list[str] | None = None,
-    kb_dir: str | Path | None = None,
-    settings: SearchSettings = SearchSettings(),
-) -> list[Passage]:
+def retrieve(question: str, k: int = 5, city: str | list[str] | None = None, kb_dir: str | Path | None = None,
+             config: Config | None = None) -> list[Passage]:
     """The k best passages for a question, best first. `city` restricts the search to those
     reports (「彬州市」 or a list); otherwise a city named in the question does."""
-    kb = open_kb(kb_dir)
-    cities = [city] if isinstance(city, str) else city
-    result = search(kb, get_embedder(), question, k=k, cities=cities, settings=settings)
-    return to_passages(kb, result.hits)
+    config = config or from_env()
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 100:
+        from .errors import QuestionError
+
+        raise QuestionError(f"k 应是 1 到 100 之间的整数，不是 {k!r}。", code="bad_k")
+    question = check_question(question, config.max_question_chars)
+    kb = open_kb(kb_dir, config=config)
+    q = analyze(question, kb.cities, kb.default_year, city_filter=[city] if isinstance(city, str) else city)
+    return to_passages(kb, search(kb, get_embedder(config), q, k, config.retrieval).hits)

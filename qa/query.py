@@ -1,13 +1,17 @@
-"""Query understanding without an LLM: which report a question is about, relative years, and
-the domain's common paraphrases (see synonyms.txt)."""
+"""Question analysis without an LLM, done once per question into one `Question` record: which
+reports it is about, the years and the time asked about, its topic words, what kind of answer it
+asks for (a figure, a rate, a measure), and the domain's common paraphrases (synonyms.txt).
+Retrieval and answering read the record; nothing after this re-parses the question."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .keywords import normalize_zh
+from .errors import QuestionError
+from .keywords import STOPWORDS, join_noun_suffixes, tokenize_zh
+from .text import normalize_zh
 
 SYNONYMS_FILE = Path(__file__).with_name("synonyms.txt")
 _CITY_SUFFIXES = ("市", "县", "区", "州", "盟", "旗")
@@ -64,25 +68,11 @@ def city_aliases(city: str) -> list[str]:
     return aliases
 
 
-@dataclass
-class QueryAnalysis:
-    question: str
-    cities: list[str] = field(default_factory=list)  # KB cities the question names
-    unknown_places: list[str] = field(default_factory=list)  # 「XX市」 named but not in the KB
-    years: list[int] = field(default_factory=list)  # years the question refers to
-    keyword_text: str = ""  # question + resolved years + synonyms, for BM25
-    time_focus: str | None = None  # "past" (the year under review) or "plan" (the report's year)
-    # The question without the city names, for a dense search inside their reports. Relative years
-    # stay as asked: written as 「2023年」 they pulled the query towards the reports' generic year
-    # sentences (「2023年是……开局之年」); the section priors use the year instead.
-    scoped_dense_text: str = ""
-
-
 def resolve_cities(names: list[str], cities: list[str]) -> list[str]:
     """Explicit filters as the user wrote them (「彬州」「彬州市」) -> knowledge-base cities."""
     found = find_cities(" ".join(names), cities)
     if not found:
-        raise ValueError(f"知识库中没有这些城市的报告：{'、'.join(names)}（已有：{'、'.join(cities) or '无'}）")
+        raise QuestionError(f"知识库中没有这些城市的报告：{'、'.join(names)}（已有：{'、'.join(cities) or '无'}）")
     return found
 
 
@@ -102,40 +92,6 @@ def find_cities(question: str, cities: list[str]) -> list[str]:
     return [c for _, c in sorted(found)]
 
 
-def analyze(question: str, cities: list[str], default_year: int | None) -> QueryAnalysis:
-    """Cities, years and expanded query texts for one (standalone) question."""
-    named = find_cities(question, cities)
-    known = {a for c in cities for a in city_aliases(c)}
-    unknown = [
-        m.group(0).lstrip("在和与跟比及") for m in _PLACE_RE.finditer(question)
-        if m.group(1) not in _NOT_PLACES and m.group(1)[-1] not in _NOT_PLACES and m.group(0) not in known and m.group(1) not in known
-        and not any(a in m.group(0) for a in known)
-    ]
-    base_year = default_year
-    years = [int(y) for y in re.findall(r"((?:19|20)\d{2})年", question)]
-    extra: list[str] = []
-    if base_year:
-        for word, delta in _RELATIVE_YEARS.items():
-            if word in question:
-                year = base_year + delta
-                years.append(year)
-                extra.append(f"{year}年")
-    extra.extend(expand_synonyms(question))
-    focus = None
-    if base_year and years:
-        past, plan = any(y < base_year for y in years), any(y >= base_year for y in years)
-        focus = "past" if past and not plan else "plan" if plan and not past else None
-    return QueryAnalysis(
-        question=question,
-        cities=named,
-        unknown_places=unknown if not named else [],
-        years=sorted(set(years)),
-        keyword_text=" ".join([question, *extra]),
-        time_focus=focus,
-        scoped_dense_text=strip_cities(question, named) or question,
-    )
-
-
 _PAST_SECTION_RE = re.compile(r"回顾|过去|一年来|去年|(?:19|20)\d{2}年(?:工作)?(?:回顾|总结)")
 _PLAN_SECTION_RE = re.compile(r"安排|目标|任务|重点工作|思路|今年|计划")
 
@@ -147,3 +103,188 @@ def section_time(section: str) -> str | None:
     if _PLAN_SECTION_RE.search(section):
         return "plan"
     return None
+
+
+# Question words. The base list asks without naming a topic; each use below extends it.
+QUESTION_WORDS = r"多少|多大|多高|什么|哪些|哪个|哪|怎样|怎么样?|如何|为什么"
+# Question words and filler that say nothing about the topic.
+_QUESTION_FILLER = re.compile(QUESTION_WORDS + r"|几|是否|有没有|具体|大概|分别|呢|吗|请问|情况")
+_ASKS_QUANTITY_RE = re.compile(r"多少|多大|多高|多长|(?<!哪)几[个家项所处条万亿位]?|第几|排名")
+# A figure in the wider sense (a rate, a level): sentences with a number are preferred.
+_ASKS_NUMBER_RE = re.compile(r"多少|几[个家项所处条万亿年次位]?|多大|多高|多长|多快|排第|第几|比例|比重|占比|增长|增速|下降|提高|率|达到|规模|总量|产值|收入")
+_ASKS_RATE_RE = re.compile(r"率|比例|比重|占比|强度|增长|增速|涨|下降|提高|百分点|差距|比")
+_UNIT_RE = re.compile(r"多少(亿元|万元|元|万人次|人次|万人|人|个百分点|天|家|个|公里|万吨|吨|亩|万亩|套|所|户|倍)")
+PLAN_WORDS_RE = re.compile(r"力争|预期目标|确保|计划|争取|目标")
+# A "how" question asks for a measure: 「怎么/怎样/如何」 before a verb, 「什么/哪些办法、措施……」,
+# 「措施有哪些」, 「靠什么」. Not: 「怎么样」「情况怎样？」「增速如何呢」「是怎样的」 (an outcome or a
+# figure), 「如何评价」「怎么看」 (an opinion), 「什么招商项目」.
+_METHOD_NOUNS = r"(?:办法|措施|举措|做法|方法|方式|途径|手段|新招|高招|妙招|招数|招(?![商聘生标牌工募才引]))"
+_ASKS_METHOD_RE = re.compile(
+    r"(?:怎么|怎样|如何)(?![样的了呢啊吧呀嘛么]|评价|看|回事)(?=[\u4e00-\u9fff])"
+    rf"|(?:什么|哪些|哪种){_METHOD_NOUNS}|{_METHOD_NOUNS}(?:是|有)(?:什么|哪些)|靠什么")
+# Verbs and measure words that frame a figure question without naming what is measured.
+FRAME_WORDS = frozenset("完成 达到 实现 全年 具体 平均 做到 想做到 打算 计划 准备 提出 新建 引进 安排 "
+                        "其中 以上 规模 现在 当年 累计 目标 要求 提高 增长 下降 比上年 涨 分别 一共 总共 共 "
+                        "提到 提高到 增加到 增长到 增至 突破 超过 "
+                        "亿元 万元 人次 万人次 万人 公里 千米 万吨 万亩 平方米 万平方米".split())
+
+
+def asks_method(question: str) -> bool:
+    return bool(_ASKS_METHOD_RE.search(question))
+
+
+def asks_quantity(question: str) -> bool:
+    """A figure is asked for, and not as part of a "how" question (「怎么帮企业减负？一年减了多少？」
+    is answered by the measure, with its figure)."""
+    return bool(_ASKS_QUANTITY_RE.search(question)) and not asks_method(question)
+
+
+def synonyms_of(term: str) -> list[str]:
+    """The synonym group of a term (the term alone when it has none)."""
+    for group in synonym_groups():
+        if term in group:
+            return group
+    return [term]
+
+
+def topic_terms(question: str, cities: list[str] | tuple[str, ...]) -> list[str]:
+    """The question's content words: no city names, years, question words or stopwords."""
+    text = strip_cities(question, list(cities))
+    text = TIME_WORDS_RE.sub(" ", text)
+    text = _QUESTION_FILLER.sub(" ", text)
+    terms = []
+    for tok in tokenize_zh(text):
+        if tok in STOPWORDS or len(tok) < 2 and not tok.isascii():
+            continue
+        if tok not in terms:
+            terms.append(tok)
+    terms = join_noun_suffixes(text, terms)
+    # jieba's search mode yields words and their parts; keep the longest forms.
+    return [t for t in terms if not any(t != u and t in u for u in terms)]
+
+
+@dataclass(frozen=True)
+class Question:
+    """Everything later steps need to know about one (standalone) question."""
+
+    text: str
+    cities: tuple[str, ...]  # knowledge-base cities the question names, in order
+    city_filter: tuple[str, ...]  # reports the caller restricted the search to
+    unknown_places: tuple[str, ...]  # 「XX市」 named but not in the knowledge base
+    years: tuple[int, ...]  # years the question refers to
+    time_focus: str | None  # "past" (the year under review) or "plan" (the report's year)
+    keyword_text: str  # question + resolved years + synonyms, for BM25
+    # The question without the city names, for a dense search inside their reports. Relative years
+    # stay as asked: written as 「2023年」 they pulled the query towards the reports' generic year
+    # sentences (「2023年是……开局之年」); the section priors use the year instead.
+    scoped_text: str
+    topic: tuple[str, ...]  # content words (see topic_terms)
+    unfamiliar: tuple[str, ...]  # topic words that no report uses, nor any synonym of them
+    asks_quantity: bool  # a figure (多少, 几个), not inside a "how" question
+    asks_number: bool  # a figure in the wider sense (增长, 比例, 规模 …)
+    asks_rate: bool  # a rate or change (增长多少 accepts a percentage)
+    asks_method: bool  # a measure (怎么, 什么办法)
+    asks_target: bool  # names a plan (力争, 目标): a target may answer it
+    unit: str | None  # the unit asked for (多少亿元)
+
+    @property
+    def scope(self) -> tuple[str, ...]:
+        """The reports to search: the caller's filter, else the cities named."""
+        return self.city_filter or self.cities
+
+
+def _unknown_places(text: str, cities: list[str]) -> list[str]:
+    known = {a for c in cities for a in city_aliases(c)}
+    return [
+        m.group(0).lstrip("在和与跟比及") for m in _PLACE_RE.finditer(text)
+        if m.group(1) not in _NOT_PLACES and m.group(1)[-1] not in _NOT_PLACES and m.group(0) not in known
+        and m.group(1) not in known and not any(a in m.group(0) for a in known)
+    ]
+
+
+def _years(text: str, base_year: int | None) -> tuple[list[int], list[str], str | None]:
+    """(years named or implied, 「YYYY年」 words to add to the keyword query, time focus)."""
+    years = [int(y) for y in re.findall(r"((?:19|20)\d{2})年", text)]
+    extra = []
+    if base_year:
+        for word, delta in _RELATIVE_YEARS.items():
+            if word in text:
+                years.append(base_year + delta)
+                extra.append(f"{base_year + delta}年")
+    focus = None
+    if base_year and years:
+        past, plan = any(y < base_year for y in years), any(y >= base_year for y in years)
+        focus = "past" if past and not plan else "plan" if plan and not past else None
+    return sorted(set(years)), extra, focus
+
+
+def analyze(text: str, cities: list[str], default_year: int | None, reports_use=None,
+            city_filter: list[str] | None = None) -> Question:
+    """The record of one standalone question. `cities` and `default_year` describe the knowledge
+    base; `reports_use(word)` tells whether a report uses a word (None: not asked, no unfamiliar
+    words); `city_filter` names reports to restrict to (「彬州」「彬州市」), checked here."""
+    named = find_cities(text, cities)
+    unknown = [] if named else _unknown_places(text, cities)
+    years, extra_years, focus = _years(text, default_year)
+    topic = topic_terms(text, named)
+    unfamiliar = []
+    if reports_use is not None and not unknown:
+        unfamiliar = [t for t in topic if t not in FRAME_WORDS and not any(reports_use(f) for f in synonyms_of(t))]
+    method = asks_method(text)
+    unit = _UNIT_RE.search(text)
+    return Question(
+        text=text,
+        cities=tuple(named),
+        city_filter=tuple(resolve_cities(city_filter, cities)) if city_filter else (),
+        unknown_places=tuple(unknown),
+        years=tuple(years),
+        time_focus=focus,
+        keyword_text=" ".join([text, *extra_years, *expand_synonyms(text)]),
+        scoped_text=strip_cities(text, named) or text,
+        topic=tuple(topic),
+        unfamiliar=tuple(unfamiliar),
+        asks_quantity=bool(_ASKS_QUANTITY_RE.search(text)) and not method,
+        asks_number=bool(_ASKS_QUANTITY_RE.search(text) or _ASKS_NUMBER_RE.search(text) and not method),
+        asks_rate=bool(_ASKS_RATE_RE.search(text)),
+        asks_method=method,
+        asks_target=bool(PLAN_WORDS_RE.search(text)),
+        unit=unit.group(1) if unit else None,
+    )
+
+
+def check_question(question, max_chars: int) -> str:
+    """The question stripped, or QuestionError when it cannot be searched."""
+    if not isinstance(question, str) or not question.strip():
+        raise QuestionError("问题为空：请输入一个问题。", code="empty_question")
+    question = question.strip()
+    if len(question) > max_chars:
+        raise QuestionError(f"问题太长（{len(question)} 字）：请控制在 {max_chars} 字以内。", code="question_too_long")
+    return question
+
+
+def readings(sentence: str) -> list[str]:
+    """The sentence as topic terms are matched against it. 「城乡居民人均消费支出分别为31200元、
+    17400元」 gives the 城镇 and the 农村 figure at once, so it is also read as each of them."""
+    norm = normalize_zh(sentence)
+    if "城乡" in norm and "分别" in norm:
+        return [norm, norm.replace("城乡", "城镇"), norm.replace("城乡", "农村")]
+    return [norm]
+
+
+def coverage(sentence: str, terms: tuple[str, ...] | list[str]) -> float:
+    """Share of the topic (weighted by term length) found in the sentence, synonyms counted."""
+    if not terms:
+        return 0.0
+    return max(coverage_of_reading(norm, terms) for norm in readings(sentence))
+
+
+def coverage_of_reading(norm: str, terms) -> float:
+    total = found = 0.0
+    for term in terms:
+        weight = min(len(term), 4)
+        total += weight
+        if any(s in norm for s in synonyms_of(term)):
+            found += weight
+        elif len(term) >= 3 and sum(ch in norm for ch in term) / len(term) >= 0.5:
+            found += 0.5 * weight  # half the characters or more: a near paraphrase (超载/超限超载, 工业园区/园区)
+    return found / total

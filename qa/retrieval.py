@@ -2,36 +2,20 @@
 report(s) the question is about."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import faiss
 import numpy as np
 
+from .config import RetrievalConfig
 from .index import KnowledgeBase
-from .extract import MIN_SENTENCES_FOR_Z, coverage, topic_terms
 from .keywords import bm25_scores, tokenize_zh
-from .query import QueryAnalysis, analyze, resolve_cities, section_time
+from .query import Question, coverage, section_time
 from .schema import Passage
 
 # One query at a time: FAISS's OpenMP threads only fight the embedder's for the 2 cores.
 faiss.omp_set_num_threads(1)
-
-MAX_QUESTION_CHARS = 2000
-CANDIDATES = 50  # per retriever, before fusion
-IVF_NPROBE = 32
-RRF_K = 60
-PASSAGE_WEIGHT = 0.3  # dense score = 0.3 passage + 0.7 best sentence (ablation in docs/measurements.md)
-KEYWORD_WEIGHT = 0.1  # weighted fusion: dense score + 0.1 * topic coverage * BM25 / max BM25
-# Ranking discounts a vector's cosine with the corpus centroid by this much: short generic sentences
-# (slogans, one-line headings) are close to every question (hubness). Dev: 0.1-0.25 all lift hit@5.
-HUB_PENALTY = 0.1
-YEAR_PRIOR = 0.02  # bonus for passages in the section of the year asked about (review vs plans)
-
-
-class QuestionError(ValueError):
-    """A question that cannot be searched (empty, too long); the message says why."""
 
 
 @dataclass
@@ -44,16 +28,7 @@ class Hit:
     keyword_rank: int | None
 
 
-def check_question(question: str) -> str:
-    if not isinstance(question, str) or not question.strip():
-        raise QuestionError("问题为空：请输入一个问题。")
-    question = question.strip()
-    if len(question) > MAX_QUESTION_CHARS:
-        raise QuestionError(f"问题太长（{len(question)} 字）：请控制在 {MAX_QUESTION_CHARS} 字以内。")
-    return question
-
-
-def candidate_rows(kb: KnowledgeBase, cities: list[str] | None) -> np.ndarray | None:
+def candidate_rows(kb: KnowledgeBase, cities: tuple[str, ...]) -> np.ndarray | None:
     """Rows of the named cities' reports, or None for the whole index."""
     if not cities:
         return None
@@ -61,12 +36,12 @@ def candidate_rows(kb: KnowledgeBase, cities: list[str] | None) -> np.ndarray | 
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
-def _ann_search(index: faiss.Index, query: np.ndarray, n: int) -> np.ndarray:
+def _ann_search(index: faiss.Index, query: np.ndarray, n: int, nprobe: int) -> np.ndarray:
     """Ids of the (approximately) n nearest vectors of the whole index."""
     n = min(n, index.ntotal)
     if n == 0:
         return np.zeros(0, np.int64)
-    params = faiss.SearchParametersIVF(nprobe=IVF_NPROBE) if isinstance(index, faiss.IndexIVF) else None
+    params = faiss.SearchParametersIVF(nprobe=nprobe) if isinstance(index, faiss.IndexIVF) else None
     _, found = index.search(query.reshape(1, -1), n, params=params)
     return found[0][found[0] >= 0]
 
@@ -76,7 +51,13 @@ def _sentences_of(kb: KnowledgeBase, rows: np.ndarray) -> np.ndarray:
     return np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)]) if len(rows) else np.zeros(0, np.int64)
 
 
-def dense_search(kb: KnowledgeBase, query_vector: np.ndarray, rows: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray, dict[int, float]]:
+def ranking_query(kb: KnowledgeBase, query_vector: np.ndarray, cfg: RetrievalConfig) -> np.ndarray:
+    """Ranking by cos(q, v) - hub_penalty * cos(v, centroid) is ranking by v · this vector."""
+    return query_vector.astype(np.float32) - cfg.hub_penalty * kb.centroid
+
+
+def dense_search(kb: KnowledgeBase, query_vector: np.ndarray, rows: np.ndarray | None, n: int,
+                 cfg: RetrievalConfig) -> tuple[np.ndarray, np.ndarray, dict[int, float]]:
     """(rows, scores, sentence similarities) of the n best passages by meaning.
 
     A passage scores by its vector (the mean of its sentences') and, more, by its best sentence:
@@ -84,21 +65,21 @@ def dense_search(kb: KnowledgeBase, query_vector: np.ndarray, rows: np.ndarray |
     reports every passage is scored exactly (a few hundred vectors); over the whole index the
     candidates come from the FAISS indexes (exact below FLAT_MAX_VECTORS, approximate above)."""
     query = query_vector.astype(np.float32)
-    # Ranking by cos(q, v) - HUB_PENALTY * cos(v, centroid) is ranking by v · ranking_query.
-    ranking_query = query - HUB_PENALTY * kb.centroid
+    ranking = ranking_query(kb, query, cfg)
     if rows is not None:
         candidates = np.unique(rows)
     else:
-        top_sentences = _ann_search(kb.sentence_index, ranking_query, 4 * n)
-        candidates = np.unique(np.concatenate([_ann_search(kb.faiss_index, ranking_query, n), kb.sentences[top_sentences, 0]]))
+        top_sentences = _ann_search(kb.sentence_index, ranking, 4 * n, cfg.ivf_nprobe)
+        candidates = np.unique(np.concatenate([_ann_search(kb.faiss_index, ranking, n, cfg.ivf_nprobe),
+                                               kb.sentences[top_sentences, 0]]))
     if not len(candidates):
         return candidates, np.zeros(0, np.float32), {}
-    passage_scores = kb.faiss_index.reconstruct_batch(candidates) @ ranking_query
+    passage_scores = kb.faiss_index.reconstruct_batch(candidates) @ ranking
     srows = _sentences_of(kb, candidates)
     sentence_vectors = kb.sentence_index.reconstruct_batch(srows)
     best = np.full(len(candidates), -np.inf, dtype=np.float32)
-    np.maximum.at(best, np.searchsorted(candidates, kb.sentences[srows, 0]), sentence_vectors @ ranking_query)
-    scores = PASSAGE_WEIGHT * passage_scores + (1 - PASSAGE_WEIGHT) * best
+    np.maximum.at(best, np.searchsorted(candidates, kb.sentences[srows, 0]), sentence_vectors @ ranking)
+    scores = cfg.passage_weight * passage_scores + (1 - cfg.passage_weight) * best
     order = np.argsort(-scores)[:n]
     sentence_sims = sentence_vectors @ query  # plain cosines: the answer step's thresholds are in these
     return candidates[order], scores[order], dict(zip(srows.tolist(), sentence_sims.tolist()))
@@ -118,8 +99,8 @@ def keyword_search(kb: KnowledgeBase, text: str, rows: np.ndarray | None, n: int
     return top, scores[top]
 
 
-def fuse(dense: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.ndarray], method: str = "weighted",
-         keyword_weight: float = KEYWORD_WEIGHT) -> list[Hit]:
+def fuse(dense: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.ndarray], keyword_weight: float,
+         cfg: RetrievalConfig) -> list[Hit]:
     """Dense score plus weighted max-normalised BM25 (default), or reciprocal rank fusion."""
     hits: dict[int, Hit] = {}
     for rank, (row, s) in enumerate(zip(*dense)):
@@ -128,97 +109,64 @@ def fuse(dense: tuple[np.ndarray, np.ndarray], keyword: tuple[np.ndarray, np.nda
         hit = hits.setdefault(int(row), Hit(int(row), 0.0, 0.0, 0.0, None, None))
         hit.keyword, hit.keyword_rank = float(s), rank
     kw_max = float(keyword[1].max()) if len(keyword[1]) else 1.0
+    rrf = lambda rank: 1 / (cfg.rrf_k + rank) if rank is not None else 0.0  # noqa: E731
     for hit in hits.values():
-        if method == "rrf":
-            hit.score = (1 / (RRF_K + hit.dense_rank) if hit.dense_rank is not None else 0.0) + keyword_weight * (
-                1 / (RRF_K + hit.keyword_rank) if hit.keyword_rank is not None else 0.0)
+        if cfg.fusion == "rrf":
+            hit.score = rrf(hit.dense_rank) + keyword_weight * rrf(hit.keyword_rank)
         else:
             hit.score = hit.dense + keyword_weight * hit.keyword / max(kw_max, 1e-9)
     return sorted(hits.values(), key=lambda h: -h.score)
 
 
 @dataclass
-class SearchSettings:
-    """Which parts of retrieval run: the ablation study turns them off one by one."""
-
-    dense: bool = True
-    keyword: bool = True
-    report_aware: bool = True  # restrict to the cities named, prefer the year's section
-    fusion: str = "weighted"
-    keyword_weight: float = KEYWORD_WEIGHT
-    adaptive_keyword_weight: bool = True
-
-
-@dataclass
 class SearchResult:
     hits: list[Hit]
-    analysis: QueryAnalysis
     sentence_sims: dict[int, float]  # srow -> cosine with the question, for the answer step
 
 
-def search(
-    kb: KnowledgeBase,
-    embedder,
-    question: str,
-    k: int = 5,
-    cities: list[str] | None = None,
-    settings: SearchSettings = SearchSettings(),
-) -> SearchResult:
-    """Ranked hits for a question. Explicit `cities` win over cities named in the question."""
-    question = check_question(question)
-    analysis = analyze(question, kb.cities, kb.default_year)
-    if cities:
-        cities = resolve_cities(cities, kb.cities)
-    scope = cities or (analysis.cities if settings.report_aware else None)
+def search(kb: KnowledgeBase, embedder, question: Question, k: int, cfg: RetrievalConfig = RetrievalConfig()) -> SearchResult:
+    """The k best hits for an analysed question. A city filter in the record wins over the cities
+    the question names; the cities named restrict the search only when `cfg.report_aware`."""
+    scope = question.city_filter or (question.cities if cfg.report_aware else ())
     rows = candidate_rows(kb, scope)
-    n = max(CANDIDATES, k)
+    n = max(cfg.candidates, k)
     empty = (np.zeros(0, np.int64), np.zeros(0, np.float32))
     sentence_sims: dict[int, float] = {}
     dense = empty
-    if settings.dense:
+    if cfg.dense:
         # Inside the named reports the city name says nothing and only pulls towards passages
         # that happen to repeat it (measured: hit@1 0.81 -> 0.83 on dev).
-        text = analysis.scoped_dense_text if rows is not None and scope == analysis.cities else analysis.question
-        dense_rows, dense_scores, sentence_sims = dense_search(kb, embedder.embed_queries([text])[0], rows, n)
+        text = question.scoped_text if rows is not None and scope == question.cities else question.text
+        dense_rows, dense_scores, sentence_sims = dense_search(kb, embedder.embed_queries([text])[0], rows, n, cfg)
         dense = (dense_rows, dense_scores)
-    keyword = keyword_search(kb, analysis.keyword_text, rows, n) if settings.keyword else empty
-    weight = settings.keyword_weight
-    if len(keyword[0]) and settings.adaptive_keyword_weight:
+    keyword = keyword_search(kb, question.keyword_text, rows, n) if cfg.keyword else empty
+    weight = cfg.keyword_weight
+    if len(keyword[0]) and cfg.adaptive_keyword_weight:
         # Trust keywords as far as the best keyword match covers the question's topic: a
         # question paraphrased in everyday words only matches filler words.
-        weight *= coverage(kb.passages[int(keyword[0][0])].text, topic_terms(question, analysis))
-    hits = fuse(dense, keyword, settings.fusion, weight)
-    if settings.report_aware and analysis.time_focus:
+        weight *= coverage(kb.passages[int(keyword[0][0])].text, question.topic)
+    hits = fuse(dense, keyword, weight, cfg)
+    if cfg.report_aware and question.time_focus:
         for hit in hits:
             kind = section_time(kb.passages[hit.row].section)
-            hit.score += YEAR_PRIOR * ((kind == analysis.time_focus) - (kind is not None and kind != analysis.time_focus))
+            hit.score += cfg.year_prior * ((kind == question.time_focus) - (kind is not None and kind != question.time_focus))
         hits.sort(key=lambda h: -h.score)
-    reranker = load_reranker()
-    if reranker is not None:
-        hits = rerank(reranker, question, kb, hits)
-    return SearchResult(hits[:k], analysis, sentence_sims)
-
-
-RERANK_CANDIDATES = 20
+    if cfg.rerank_model:
+        hits = rerank(_cross_encoder(cfg.rerank_model), question.text, kb, hits, cfg.rerank_candidates)
+    return SearchResult(hits[:k], sentence_sims)
 
 
 @lru_cache(maxsize=2)
 def _cross_encoder(name: str):
+    """A sentence-transformers CrossEncoder (local folder, or a hub name where a hub is reachable)."""
     from sentence_transformers import CrossEncoder
 
     return CrossEncoder(name, device="cpu")
 
 
-def load_reranker():
-    """The cross-encoder named by $QA_RERANK_MODEL (a sentence-transformers CrossEncoder: local
-    folder, or a hub name where a hub is reachable), or None: none ships with the project."""
-    name = os.environ.get("QA_RERANK_MODEL")
-    return _cross_encoder(name) if name else None
-
-
-def rerank(reranker, question: str, kb: KnowledgeBase, hits: list[Hit]) -> list[Hit]:
-    """Reorder the first RERANK_CANDIDATES hits by the cross-encoder's score of (question, passage)."""
-    head, tail = hits[:RERANK_CANDIDATES], hits[RERANK_CANDIDATES:]
+def rerank(reranker, question: str, kb: KnowledgeBase, hits: list[Hit], head_size: int) -> list[Hit]:
+    """Reorder the first head_size hits by the cross-encoder's score of (question, passage)."""
+    head, tail = hits[:head_size], hits[head_size:]
     if not head:
         return hits
     scores = reranker.predict([(question, kb.passages[h.row].text) for h in head])
@@ -227,25 +175,22 @@ def rerank(reranker, question: str, kb: KnowledgeBase, hits: list[Hit]) -> list[
     return sorted(head, key=lambda h: -h.score) + tail
 
 
-MAX_STANDOUT_WORDS = 3  # each word costs an embedding (≈ 4-8 ms)
-
-
-def word_standout(kb: KnowledgeBase, embedder, words: list[str], srows: list[int]) -> list[float]:
+def word_standout(kb: KnowledgeBase, embedder, words: tuple[str, ...], srows: list[int], max_words: int,
+                  min_sentences: int) -> list[float]:
     """For each sentence of `srows`, how far it stands out as meaning one of `words`: the largest
     z-score, over the words, of its cosine with the word alone among the sentences of its report
-    in `srows` (0 where a report has too few of them to tell). A question word no report uses
-    (「臭水沟」) can only be matched by meaning, and the whole question's embedding leans towards
-    generic sentences; the word alone singles out the one about 污水. Computed here, beside the
-    question's cosines, since both come from the index's sentence vectors."""
+    in `srows` (0 where a report has fewer than min_sentences of them). A question word no report
+    uses (「臭水沟」) can only be matched by meaning, and the whole question's embedding leans
+    towards generic sentences; the word alone singles out the one about 污水."""
     standout = np.zeros(len(srows), np.float32)
     if not words or not srows:
         return standout.tolist()
     srows = np.asarray(srows, np.int64)
     reports = np.array([kb.passages[row].doc_id for row in kb.sentences[srows, 0]])
-    groups = [mine for doc in np.unique(reports) if (mine := reports == doc).sum() >= MIN_SENTENCES_FOR_Z]
+    groups = [mine for doc in np.unique(reports) if (mine := reports == doc).sum() >= min_sentences]
     if not groups:
         return standout.tolist()
-    sims = kb.sentence_index.reconstruct_batch(srows) @ embedder.embed_queries(words[:MAX_STANDOUT_WORDS]).T
+    sims = kb.sentence_index.reconstruct_batch(srows) @ embedder.embed_queries(list(words[:max_words])).T
     for mine in groups:
         own = sims[mine]
         standout[mine] = ((own - own.mean(0)) / np.maximum(own.std(0), 1e-6)).max(1)

@@ -1,4 +1,4 @@
-"""Plain data records that flow through the pipeline: Document -> Passage -> Answer."""
+"""Plain records that flow through the pipeline: Document -> Passage -> Citation -> Answer."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 History = list[tuple[str, str]]  # (user question, assistant answer) pairs, oldest first
 
 
-@dataclass
+@dataclass(frozen=True)
 class Document:
     """One report (or one user file) as ingested: `text` is the cleaned text all offsets refer to."""
 
@@ -18,7 +18,7 @@ class Document:
     year: int | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Passage:
     """A chunk of a document; `document.text[start:end] == text`."""
 
@@ -54,14 +54,20 @@ class Citation:
         return {**self.passage.to_dict(), "spans": [list(s) for s in self.spans]}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Answer:
     """`text` carries markers [n] that refer to `citations[n-1]`."""
 
     text: str
-    citations: list[Passage] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
     refused: bool = False
     related: list[Passage] = field(default_factory=list)  # closest passages shown when refused
     question: str = ""  # the standalone question actually searched (after follow-up rewriting)
     mode: str = "extractive"  # "extractive" | "llm" | "llm-repaired" | "llm-fallback"
     note: str = ""  # what the UI should tell the user about how the answer was made
+
+    def to_dict(self) -> dict:
+        """The structured answer (the CLI's --json and the HTTP API print this)."""
+        return {"text": self.text, "refused": self.refused, "mode": self.mode, "note": self.note,
+                "question": self.question, "citations": [c.to_dict() for c in self.citations],
+                "related": [p.to_dict() for p in self.related]}

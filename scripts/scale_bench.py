@@ -20,20 +20,19 @@ import os
 import resource
 import tempfile
 import time
-import uuid
 from dataclasses import replace
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from qa.chunking import CHUNKER_VERSION, keyword_text
+from qa.chunking import ChunkConfig
+from qa.config import RetrievalConfig
 from qa.evaluate import load_items, percentile
-from qa.index import _atomic_write, _swap_current, _write_store, build_bm25, centroid_for_manifest, load, make_faiss_index, mean_vectors, save_bm25
-from qa.keywords import tokenize_zh
+from qa.index import Manifest, load, write_build
 from qa.pipeline import get_embedder, open_kb
-from qa.query import city_aliases
-from qa.retrieval import HUB_PENALTY, SearchSettings, _ann_search, search
+from qa.query import analyze, city_aliases
+from qa.retrieval import _ann_search, ranking_query, search
 
 POOL = "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉戌亥东西南北春夏秋冬金木水火土日月星云山川江河湖海松竹梅兰菊桃李杏"
 
@@ -60,14 +59,13 @@ def main() -> None:
     base = open_kb()
     embedder = get_embedder()
     rng = np.random.default_rng(0)
-    P = base.faiss_index.reconstruct_n(0, base.faiss_index.ntotal)
     S = base.sentence_index.reconstruct_n(0, base.sentence_index.ntotal)
     docs = list(base.documents.values())
     aliases = {d.city: [a for a in city_aliases(d.city) if len(a) == 2][0] for d in docs if d.city}
     names = synthetic_names(len(aliases) * args.factor, set(aliases.values()))
     t0 = time.perf_counter()
 
-    documents, passages, sentences, pvecs, svecs = [], [], [], [], []
+    documents, passages, sentences, svecs = [], [], [], []
     for copy in range(args.factor):
         rename = {} if copy == 0 else {old: names[copy * len(aliases) + j] for j, old in enumerate(aliases.values())}
         def sub(text: str) -> str:
@@ -85,58 +83,41 @@ def main() -> None:
             passages.append(replace(p, id=f"{nd.doc_id}:{p.start}-{p.end}", doc_id=nd.doc_id, title=nd.title, city=nd.city,
                                     section=sub(p.section), text=nd.text[p.start:p.end]))
         sentences.extend((int(r) + offset, int(a), int(b)) for r, a, b in base.sentences)
-        S_copy = S if copy == 0 else perturbed(S, rng)
-        svecs.append(S_copy)  # a passage's vector is the mean of its sentences', as in a real build
-        pvecs.append(P if copy == 0 else mean_vectors(S_copy, base.sentences[:, 0], len(base.passages)))
-    P_all, S_all = np.vstack(pvecs), np.vstack(svecs)
-    del pvecs, svecs
+        svecs.append(S if copy == 0 else perturbed(S, rng))  # passage vectors: their sentences' mean, as in a real build
+    S_all = np.vstack(svecs)
+    del svecs
     out = {"factor": args.factor, "documents": len(documents), "passages": len(passages), "sentences": len(sentences),
            "corpus_chars": sum(len(d.text) for d in documents), "synthesis_s": round(time.perf_counter() - t0, 1)}
 
+    # The real build writer (FAISS indexes, SQLite store, BM25 over jieba tokens, manifest, atomic swap).
     root = args.out
-    (root / "builds").mkdir(parents=True, exist_ok=True)
-    build_dir = root / "builds" / uuid.uuid4().hex[:8]
-    build_dir.mkdir()
     t = time.perf_counter()
-    pindex = make_faiss_index(P_all)
-    faiss.write_index(pindex, str(build_dir / "index.faiss"))
-    out["faiss_passages"] = f"{type(pindex).__name__} {time.perf_counter() - t:.1f} s"
-    t = time.perf_counter()
-    sindex = make_faiss_index(S_all)
-    faiss.write_index(sindex, str(build_dir / "sentences.faiss"))
-    out["faiss_sentences"] = f"{type(sindex).__name__} {time.perf_counter() - t:.1f} s"
-    t = time.perf_counter()
-    save_bm25(build_bm25([tokenize_zh(keyword_text(p)) for p in passages]), build_dir / "bm25")
-    out["bm25_build_s"] = round(time.perf_counter() - t, 1)
-    t = time.perf_counter()
-    _write_store(build_dir / "store.sqlite", documents, passages, sentences)
-    out["store_write_s"] = round(time.perf_counter() - t, 1)
-    manifest = {"format_version": base.manifest["format_version"], "embed_model": embedder.model_id, "dim": embedder.dim,
-                "sentence_centroid": centroid_for_manifest(S_all.mean(axis=0)),
-                "chunker_version": CHUNKER_VERSION, "chunk_config": base.manifest["chunk_config"], "corpus_hash": "synthetic",
-                "faiss_index": type(pindex).__name__, "documents": len(documents), "passages": len(passages)}
-    _atomic_write(build_dir / "manifest.json", json.dumps(manifest))
-    _swap_current(root, build_dir)
-    out["index_build_s (no embedding)"] = round(time.perf_counter() - t0, 1)
-    out["index_size_mb"] = round(sum(f.stat().st_size for f in build_dir.rglob("*") if f.is_file()) / 1e6, 1)
-    del pindex, sindex, passages, documents, sentences
+    manifest = write_build(root, documents, passages, sentences, S_all,
+                           Manifest.describe(embedder.model_id, ChunkConfig(), "synthetic"))
+    out["index_build_s (no embedding)"] = round(time.perf_counter() - t, 1)
+    out["faiss_index"] = manifest.faiss_index
+    out["index_size_mb"] = round(sum(f.stat().st_size for f in (root / "current").resolve().rglob("*") if f.is_file()) / 1e6, 1)
+    del passages, documents, sentences
 
     t = time.perf_counter()
     kb = load(root)
     out["load_s"] = round(time.perf_counter() - t, 1)
     questions = [it["question"] for it in load_items(Path(__file__).resolve().parent.parent / "eval" / "dev.jsonl")]
-    search(kb, embedder, questions[0])
-    for label, settings in (("city-scoped", SearchSettings()), ("whole index", SearchSettings(report_aware=False))):
+    records = [analyze(q, kb.cities, kb.default_year) for q in questions]
+    search(kb, embedder, records[0], 5)
+    for label, settings in (("city-scoped", RetrievalConfig()), ("whole index", RetrievalConfig(report_aware=False))):
         ms = []
-        for q in questions:
+        for q in records:
             t = time.perf_counter()
-            search(kb, embedder, q, k=5, settings=settings)
+            search(kb, embedder, q, 5, settings)
             ms.append((time.perf_counter() - t) * 1000)
         out[f"query {label} p50/p95 ms"] = f"{percentile(ms, 50):.1f} / {percentile(ms, 95):.1f}"
 
     # Approximate vs exact: recall of the IVF indexes against flat search on the same vectors,
     # with the query vectors retrieval searches with (generic directions discounted).
-    qv = embedder.embed_queries(questions) - HUB_PENALTY * kb.centroid
+    cfg = RetrievalConfig()
+    qv = np.stack([ranking_query(kb, v, cfg) for v in embedder.embed_queries(questions)])
+    P_all = kb.faiss_index.reconstruct_n(0, kb.faiss_index.ntotal)
     for label, index, vectors in (("passages", kb.faiss_index, P_all), ("sentences", kb.sentence_index, S_all)):
         if not isinstance(index, faiss.IndexIVF):
             out[f"recall@10 {label}"] = "flat (exact)"
@@ -144,7 +125,7 @@ def main() -> None:
         flat = faiss.IndexFlatIP(vectors.shape[1])
         flat.add(vectors)
         _, exact = flat.search(qv, 10)
-        found = [set(_ann_search(index, q, 10).tolist()) for q in qv]
+        found = [set(_ann_search(index, q, 10, cfg.ivf_nprobe).tolist()) for q in qv]
         out[f"recall@10 {label} (IVF nprobe vs flat)"] = round(float(np.mean([len(f & set(e)) / 10 for f, e in zip(found, exact)])), 3)
     out["peak_rss_mb"] = round(rss_mb())
     print(json.dumps(out, ensure_ascii=False, indent=1))

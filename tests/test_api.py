@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from qa.answer import ask
-from qa.serialize import answer_record, answer_with_sources
+from qa.serialize import answer_with_sources
 from serving import ROOT, free_port, running_server
 
 pytestmark = pytest.mark.slow
@@ -49,7 +49,7 @@ def test_openai_client_gets_the_in_process_answer(client, kb):
         expected = ask(item["question"], kb_dir=kb, mode="extractive")
         done = client.chat.completions.create(model="extractive", messages=_question(item["question"]))
         record = done.model_extra["report_qa"]
-        assert record == json.loads(json.dumps(answer_record(expected), ensure_ascii=False)), item["question"]
+        assert record == json.loads(json.dumps(expected.to_dict(), ensure_ascii=False)), item["question"]
         assert done.choices[0].message.content == answer_with_sources(expected)
         assert done.choices[0].finish_reason == "stop" and done.object == "chat.completion"
         if not expected.refused:

@@ -53,7 +53,7 @@ def test_add_file_embeds_only_its_passages_and_answers(kb_copy, report_file):
     rows = [i for i, p in enumerate(kb.passages) if p.doc_id == new[0].doc_id]
     new_texts = len(rows) + sum(int(kb.first_sentence[r + 1] - kb.first_sentence[r]) for r in rows)
     # only the new report's passages (and their sentences) were embedded, nothing of the other three
-    assert 0 < kb.manifest["embedded_now"] <= new_texts
+    assert 0 < kb.manifest.embedded_now <= new_texts
     assert calls and calls[-1][0] == 1.0
     assert open_kb(kb_copy).documents.keys() == kb.documents.keys()  # forget_kb: the cache sees the new index
     reports = {r["city"]: r for r in manage.list_reports(kb)}
@@ -62,7 +62,7 @@ def test_add_file_embeds_only_its_passages_and_answers(kb_copy, report_file):
     from qa.answer import ask
 
     answer = ask("测试市去年生产总值是多少？", kb_dir=kb_copy, mode="extractive")
-    assert not answer.refused and "123.4亿元" in answer.text and answer.citations[0].city == "测试市"
+    assert not answer.refused and "123.4亿元" in answer.text and answer.citations[0].passage.city == "测试市"
 
 
 def test_bad_files_get_plain_chinese_reasons_and_no_rebuild(kb_copy, tmp_path):
@@ -124,7 +124,7 @@ def test_remove_uploaded_report_deletes_its_file(kb_copy, report_file):
     assert doc_id not in kb.documents and len(kb.documents) == 3
     assert not (kb_copy / "uploads" / report_file.name).exists()
     assert KBConfig.read(kb_copy).excluded == []
-    assert kb.manifest["embedded_now"] == 0
+    assert kb.manifest.embedded_now == 0
 
 
 def test_new_version_of_a_removed_report_replaces_it(kb_copy, tmp_path):
@@ -145,7 +145,7 @@ def test_remove_bundled_report_excludes_it(kb_copy):
     kb = manage.remove_report(doc_id, kb_dir=kb_copy)
     assert doc_id not in kb.documents and "咸阳市" not in kb.cities
     assert json.loads((kb_copy / "config.json").read_text(encoding="utf-8"))["excluded"] == [doc_id]
-    assert kb.manifest["embedded_now"] == 0  # the other reports come from the embedding cache
+    assert kb.manifest.embedded_now == 0  # the other reports come from the embedding cache
     assert open_kb(kb_copy).cities == ["宁波市", "彬州市"]
 
 
@@ -156,4 +156,4 @@ def test_remove_errors(kb_copy):
 
 def test_rebuild_reuses_the_cache(kb_copy):
     kb, errors = manage.rebuild(kb_dir=kb_copy)
-    assert errors == [] and kb.manifest["embedded_now"] == 0 and len(kb.documents) == 3
+    assert errors == [] and kb.manifest.embedded_now == 0 and len(kb.documents) == 3

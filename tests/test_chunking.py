@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.chunking import ChunkConfig, chunk_document, heading_level, split_sentences_zh
+from qa.chunking import ChunkConfig, chunk_document, heading_level
+from qa.text import split_sentences
 from qa.ingest import load_documents
 from qa.schema import Document
 
@@ -36,7 +37,7 @@ def test_chunks_end_at_sentence_ends_and_respect_size(docs):
 
 def test_split_sentences_zh_keeps_decimals_and_quotes():
     text = "全年完成生产总值326.3亿元,增长6.8%。实施“三大工程”!下一句;再一句？"
-    spans = split_sentences_zh(text)
+    spans = split_sentences(text)
     assert [text[a:b] for a, b in spans] == ["全年完成生产总值326.3亿元,增长6.8%。", "实施“三大工程”!", "下一句;", "再一句？"]
 
 

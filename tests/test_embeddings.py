@@ -186,9 +186,9 @@ def test_prompt_override_from_env(embedder: Embedder, monkeypatch: pytest.Monkey
 
 def test_bf16_vectors_match_fp32(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
     # The build embeds in bfloat16 where the CPU has it (see QA_EMBED_PRECISION); the index must not notice.
-    monkeypatch.setenv("QA_EMBED_PRECISION", "fp32")
+    monkeypatch.setattr(embedder, "precision", "fp32")
     fp32 = embedder.embed_passages(TEXTS, batch_size=8)
-    monkeypatch.setenv("QA_EMBED_PRECISION", "bf16")
+    monkeypatch.setattr(embedder, "precision", "bf16")
     bf16 = embedder.embed_passages(TEXTS, batch_size=8)
     assert not np.array_equal(fp32, bf16)  # the setting took effect
     worst, i = _min_cos(bf16, fp32)

@@ -1,10 +1,11 @@
 """Span selection logic of the extractive answerer (pure text, no model)."""
 import pytest
 
-from qa.answer import PARAPHRASE_NOTE, extractive_answer
-from qa.extract import STANDOUT_MIN_Z, asks_method, asks_quantity, states_figure, topic_terms, unfamiliar_words
+from qa.answer import PARAPHRASE_NOTE, Evidence, extractive_answer
+from qa.config import AnswerConfig
+from qa.extract import states_figure
 from qa.keywords import add_words, tokenize_zh
-from qa.query import analyze, synonym_groups
+from qa.query import analyze, asks_method, asks_quantity, synonym_groups
 from qa.schema import Passage
 
 CITIES = ["温州市", "龙南市"]
@@ -12,8 +13,12 @@ add_words(t for g in synonym_groups() for t in g)  # as loading a knowledge base
 
 
 def _states(question: str, sentence: str) -> bool:
-    analysis = analyze(question, CITIES, 2023)
-    return states_figure(sentence, topic_terms(question, analysis), question)
+    return states_figure(sentence, analyze(question, CITIES, 2023), AnswerConfig.min_figure_coverage)
+
+
+def _answer(question: str, passages: list[Passage], sims: dict, standout: dict | None = None, reports_use=None):
+    q = analyze(question, CITIES, 2023, reports_use)
+    return extractive_answer(Evidence(q, passages, sims, standout or {}))
 
 
 @pytest.mark.parametrize("question", ["龙南去年城镇和农村的人均消费支出分别是多少元？", "龙南城市居民、农民的人均消费支出去年各多少？"])
@@ -58,11 +63,11 @@ def test_how_answers_take_near_equal_sentences_and_one_from_another_passage():
     second = _passage(200, "实施敬老爱老行动,为困难老人提供上门服务。加快建设城市公园,新增绿地100公顷。")
     sims = {("d", 0): 0.95, ("d", 23): 0.94, ("d", 43): 0.70, ("d", 200): 0.80, ("d", 221): 0.60}
     question = "温州怎么解决老人吃饭的问题？"
-    answer = extractive_answer(question, analyze(question, CITIES, 2023), [first, second], sims)
+    answer = _answer(question, [first, second], sims)
     assert "老年助餐服务点135家" in answer.text and "居家养老服务网络" in answer.text  # within the margin
     assert "困难老人提供上门服务" in answer.text  # the best of the second passage
     assert "健身步道" not in answer.text and "城市公园" not in answer.text
-    assert answer.citations == [first, second] and answer.text.count("[1]") == 2 and answer.text.count("[2]") == 1
+    assert [c.passage for c in answer.citations] == [first, second] and answer.text.count("[1]") == 2 and answer.text.count("[2]") == 1
 
 
 @pytest.mark.parametrize("question, method, quantity", [
@@ -88,7 +93,7 @@ def test_a_how_question_is_answered_by_a_measure_without_figures():
     p = _passage(0, "全面推行农民工工资专户管理,根治拖欠工资问题。完成国有资产处置收入3.2亿元。")
     sims = {("d", 0): 0.88, ("d", 23): 0.84}
     question = "温州怎样保障农民工的收入？"
-    answer = extractive_answer(question, analyze(question, CITIES, 2023), [p], sims)
+    answer = _answer(question, [p], sims)
     assert answer.text.startswith("据《2023年温州市政府工作报告》：全面推行农民工工资专户管理")
 
 
@@ -99,14 +104,13 @@ def test_a_sentence_that_means_a_word_no_report_uses_is_preferred():
     generic, park = ("d", 200), ("d", 200 + p.text.index("新建"))
     sims = {generic: 0.880, park: 0.875}
     question = "龙南打算怎么让街坊邻居遛弯更方便？"
-    analysis = analyze(question, CITIES, 2023)
 
     def first_span(standout):
-        return extractive_answer(question, analysis, [p], sims, standout=standout).text.split("；")[0]
+        return _answer(question, [p], sims, standout).text.split("；")[0]
 
     assert "基层治理" in first_span(None)
     assert "口袋公园" in first_span({generic: 1.0, park: 4.5})
-    assert "基层治理" in first_span({generic: 1.0, park: STANDOUT_MIN_Z})  # no credit up to the threshold
+    assert "基层治理" in first_span({generic: 1.0, park: AnswerConfig.standout_min_z})  # no credit up to the threshold
     sims[generic] = 0.910  # 0.035 of cosine ahead: more than the capped credit makes up
     assert "基层治理" in first_span({generic: 1.0, park: 100.0})
 
@@ -117,8 +121,7 @@ def _paraphrase_case(question: str, figure_sim: float):
     p = _passage(0, "持续改善农村人居环境。完成农村危房抗震加固改造2000户,新建村级公园10个。")
     report_words = set(tokenize_zh(p.text)) | {"快递", "业务量"}
     sims = {("d", 0): 0.84, ("d", 11): figure_sim} | {("other", i): 0.80 + 0.002 * (i % 10) for i in range(40)}
-    analysis = analyze(question, CITIES, 2023)
-    return extractive_answer(question, analysis, [p], sims, unfamiliar_words(question, analysis, report_words.__contains__))
+    return _answer(question, [p], sims, reports_use=report_words.__contains__)
 
 
 def test_a_figure_asked_in_other_words_is_answered_when_its_sentence_stands_out():
@@ -136,6 +139,6 @@ def test_a_figure_asked_in_the_reports_words_keeps_the_lexical_check():
 def test_a_compound_jieba_does_not_know_stays_one_topic_word():
     # jieba cuts 消费券 into 消费 + 券; 消费 alone would let a retail-sales figure answer.
     question = "温州去年一共发了多少钱的消费券？"
-    assert "消费券" in topic_terms(question, analyze(question, CITIES, 2023))
+    assert "消费券" in analyze(question, CITIES, 2023).topic
     assert not _states(question, "社会消费品零售总额1044.7亿元、下降0.3%。")
     assert _states(question, "分三批向市民发放消费券800万元。")

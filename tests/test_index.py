@@ -6,8 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.index import IndexCorruptError, IndexMissingError, build, load, mean_vectors, staleness
-from qa.retrieval import HUB_PENALTY, PASSAGE_WEIGHT, dense_search, search, to_passages, word_standout
+from qa.config import RetrievalConfig
+from qa.errors import IndexCorruptError, IndexMissingError
+from qa.index import build, load, mean_vectors, staleness
+from qa.query import analyze
+from qa.retrieval import dense_search, search, to_passages, word_standout
+
+CFG = RetrievalConfig()
 
 
 def test_build_writes_manifest_and_no_pickle(small_kb_dir, embedder):
@@ -36,14 +41,14 @@ def test_passage_vectors_are_the_mean_of_their_sentences(small_kb_dir):
 def test_dense_scores_discount_generic_vectors_and_sentence_similarities_stay_cosines(small_kb_dir, embedder):
     kb = load(small_kb_dir)
     query = embedder.embed_queries(["彬州去年GDP总量有多大？"])[0]
-    rows, scores, sims = dense_search(kb, query, kb.rows_by_city["彬州市"], 5)
+    rows, scores, sims = dense_search(kb, query, kb.rows_by_city["彬州市"], 5, CFG)
     sentence_vectors = kb.sentence_index.reconstruct_n(0, kb.sentence_index.ntotal)
     srows = np.array(list(sims))
     np.testing.assert_allclose(list(sims.values()), sentence_vectors[srows] @ query, atol=1e-5)  # for the answer step
-    ranking_query = query - HUB_PENALTY * kb.centroid
+    ranking_query = query - CFG.hub_penalty * kb.centroid
     for row, score in zip(rows, scores):
         own = sentence_vectors[kb.first_sentence[row] : kb.first_sentence[row + 1]]
-        expected = PASSAGE_WEIGHT * kb.faiss_index.reconstruct(int(row)) @ ranking_query + (1 - PASSAGE_WEIGHT) * (own @ ranking_query).max()
+        expected = CFG.passage_weight * kb.faiss_index.reconstruct(int(row)) @ ranking_query + (1 - CFG.passage_weight) * (own @ ranking_query).max()
         assert score == pytest.approx(expected, abs=1e-5)
     assert list(scores) == sorted(scores, reverse=True) and len(rows) == 5
 
@@ -73,20 +78,21 @@ def test_a_word_no_report_uses_singles_out_the_sentence_that_means_it(small_kb_d
         return [s for r in kb.rows_by_city[city] for s in range(kb.first_sentence[r], kb.first_sentence[r + 1])]
 
     ningbo = srows_of("宁波市")
-    z = np.array(word_standout(kb, embedder, ["臭水沟", "挖空"], ningbo))
+    z = np.array(word_standout(kb, embedder, ("臭水沟", "挖空"), ningbo, 3, 30))
     row, start, end = kb.sentences[ningbo[int(np.argmax(z))]]
     assert "污水" in kb.documents[kb.passages[row].doc_id].text[start:end] and z.max() > 3.5
     # z is taken within each report: another report's sentences beside them change nothing
-    pooled = word_standout(kb, embedder, ["臭水沟", "挖空"], ningbo + srows_of("彬州市"))
+    pooled = word_standout(kb, embedder, ("臭水沟", "挖空"), ningbo + srows_of("彬州市"), 3, 30)
     np.testing.assert_allclose(pooled[: len(ningbo)], z, atol=1e-3)
-    assert not any(word_standout(kb, embedder, [], ningbo)) and not any(word_standout(kb, embedder, ["臭水沟"], ningbo[:5]))
+    assert not any(word_standout(kb, embedder, (), ningbo, 3, 30)) and not any(word_standout(kb, embedder, ("臭水沟",), ningbo[:5], 3, 30))
 
 
 def test_retrieves_the_right_passage_with_the_real_model(small_kb_dir, embedder):
     kb = load(small_kb_dir)
-    result = search(kb, embedder, "彬州去年GDP总量有多大？", k=5)
+    question = analyze("彬州去年GDP总量有多大？", kb.cities, kb.default_year)
+    result = search(kb, embedder, question, 5)
     passages = to_passages(kb, result.hits)
-    assert result.analysis.cities == ["彬州市"]
+    assert question.cities == ("彬州市",)
     assert result.sentence_sims  # sentence-level scores feed the answer step
     assert all(p.city == "彬州市" for p in passages)
     assert any("326.3亿元" in p.text for p in passages[:3])
@@ -125,7 +131,7 @@ def test_corrupt_store_and_manifest(kb_copy):
     current = (kb_copy / "current").resolve()
     manifest = json.loads((current / "manifest.json").read_text())
     (current / "manifest.json").write_text(json.dumps({**manifest, "sentence_centroid": [0.5]}))
-    with pytest.raises(IndexCorruptError, match="centroid"):
+    with pytest.raises(IndexCorruptError, match="manifest.json.*句向量中心"):
         load(kb_copy)
     (current / "store.sqlite").write_bytes(b"not a database" * 100)
     with pytest.raises(IndexCorruptError, match="store.sqlite"):
@@ -161,9 +167,9 @@ def test_rebuild_embeds_only_changed_passages(kb_copy, small_sources, embedder, 
     for f in small_sources.iterdir():
         (src / f.name).write_bytes(f.read_bytes())
     kb, _ = build(kb_copy, sources=[src], embedder=embedder)
-    assert kb.manifest["embedded_now"] == 0  # everything came from the cache
+    assert kb.manifest.embedded_now == 0  # everything came from the cache
     target = src / "彬州市.txt"
     target.write_text(target.read_text(encoding="utf-8") + "\n全市新建一座测试图书馆。", encoding="utf-8")
     kb, _ = build(kb_copy, embedder=embedder)
-    assert 1 <= kb.manifest["embedded_now"] <= 2
+    assert 1 <= kb.manifest.embedded_now <= 2
     assert len(list((kb_copy / "builds").iterdir())) == 1  # old builds cleaned up

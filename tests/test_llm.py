@@ -16,7 +16,6 @@ from qa.llm import (
     describe_chat_model,
     find_markers,
     generate_answer,
-    llm_answer,
     load_chat_model,
     load_prompt,
     renumber_citations,
@@ -24,7 +23,9 @@ from qa.llm import (
     rewrite_with_llm,
     verify_answer,
 )
-from qa.schema import Passage
+from qa.answer import _llm_stream
+from qa.config import LLMConfig, from_env
+from qa.schema import Answer, Citation, Passage
 
 TITLE = "2023年彬州市政府工作报告"
 
@@ -38,6 +39,20 @@ GDP = passage(1, "全年完成生产总值326.3亿元、超过兴平居咸阳第
 AIR = passage(2, "空气优良天数达到337天,整治砖瓦企业5家,完成营造林2.8万亩。")
 GRAIN = passage(3, "坚决保障粮食安全,产量达到13.8万吨,实现“十九连丰”;新建卫生厕所1098座。")
 PASSAGES = [GDP, AIR, GRAIN]
+EXTRACTIVE = Answer("据《2023年彬州市政府工作报告》：全年完成生产总值326.3亿元[1]。", [Citation(GDP, ((100, 115),))])
+
+
+def run(model, passages=PASSAGES) -> tuple[str, Answer]:
+    """The answer path `qa.ask` takes with a chat model: (what was streamed, the final answer)."""
+    shown, final = "", None
+    for event in _llm_stream("彬州去年GDP多少？", passages, model, None, EXTRACTIVE):
+        if event["type"] == "delta":
+            shown += event["text"]
+        elif event["type"] == "replace":
+            shown = event["text"]
+        else:
+            final = event["answer"]
+    return shown, final
 
 
 # ---------------------------------------------------------------- markers and verification
@@ -57,12 +72,11 @@ def test_good_answer_passes_and_is_renumbered():
     assert new_text == "2022年空气优良天数达到337天[1]。生产总值326.3亿元，增长6.8%[1][2]。"
 
 
-def test_llm_answer_ok():
-    model = FakeListChatModel(responses=["彬州2022年生产总值326.3亿元，增长6.8%[1]。"])
-    text, citations, status = llm_answer("彬州去年GDP多少？", PASSAGES, model)
-    assert status == "ok"
-    assert text == "彬州2022年生产总值326.3亿元，增长6.8%[1]。"
-    assert citations == [GDP]
+def test_a_verified_answer_is_shown_with_its_cited_spans():
+    shown, answer = run(FakeListChatModel(responses=["彬州2022年生产总值326.3亿元，增长6.8%[1]。"]))
+    assert answer.mode == "llm" and answer.text == shown == "彬州2022年生产总值326.3亿元，增长6.8%[1]。"
+    assert [c.passage for c in answer.citations] == [GDP]
+    assert "326.3亿元" in answer.citations[0].quoted()[0]  # the passage sentence it states, as offsets
 
 
 def test_out_of_range_marker_is_repaired():
@@ -72,15 +86,15 @@ def test_out_of_range_marker_is_repaired():
     repaired = repair_answer(text, PASSAGES)
     assert repaired == "生产总值326.3亿元，增长6.8%[1]。"  # [7] dropped, the sentence matched to p1
     model = FakeListChatModel(responses=[text])
-    answer, citations, status = llm_answer("彬州GDP？", PASSAGES, model)
-    assert (answer, citations, status) == ("生产总值326.3亿元，增长6.8%[1]。", [GDP], "repaired")
+    _, answer = run(model)
+    assert answer.mode == "llm-repaired" and answer.text == "生产总值326.3亿元，增长6.8%[1]。"
+    assert [c.passage for c in answer.citations] == [GDP]
 
 
 def test_out_of_range_marker_without_a_match_is_rejected():
     text = "该市大力发展数字经济[9]。"  # no passage says this: nothing to cite instead
     assert repair_answer(text, PASSAGES) is None
-    _, citations, status = llm_answer("数字经济？", PASSAGES, FakeListChatModel(responses=[text]))
-    assert status == "failed" and citations == []
+    assert run(FakeListChatModel(responses=[text]))[1].mode == "llm-fallback"
 
 
 def test_number_not_in_cited_passage_fails():
@@ -88,8 +102,7 @@ def test_number_not_in_cited_passage_fails():
     v = verify_answer(text, PASSAGES)
     assert v.unsupported_numbers == ["999亿元"] and not v.ok
     assert repair_answer(text, PASSAGES) is None
-    _, citations, status = llm_answer("彬州GDP？", PASSAGES, FakeListChatModel(responses=[text]))
-    assert status == "failed" and citations == []
+    assert run(FakeListChatModel(responses=[text]))[1].mode == "llm-fallback"
 
 
 def test_number_must_be_in_a_cited_passage_and_whole():
@@ -119,20 +132,36 @@ def test_refusal_detected():
         v = verify_answer(text, PASSAGES)
         assert v.refused and not v.ok
     assert not verify_answer("生产总值326.3亿元[1]。", PASSAGES).refused
-    model = FakeListChatModel(responses=[REFUSAL])
-    assert llm_answer("彬州有几个机场？", PASSAGES, model) == (REFUSAL, [], "refused")
-    # No passages: nothing to answer from, and the model is not asked.
-    assert llm_answer("随便问问", [], model) == (REFUSAL, [], "refused")
+    _, answer = run(FakeListChatModel(responses=[REFUSAL]))
+    assert answer.text == EXTRACTIVE.text and "大模型认为报告中没有答案" in answer.note
 
 
-def test_model_error_is_a_clean_failure():
-    model = FakeListChatModel(responses=["生产总值326.3亿元[1]。"], error_on_chunk_number=3)
-    assert llm_answer("彬州GDP？", PASSAGES, model) == ("", [], "failed")
+def test_a_model_error_mid_stream_falls_back_to_the_extractive_answer():
+    shown, answer = run(FakeListChatModel(responses=["生产总值326.3亿元[1]。"], error_on_chunk_number=3))
+    assert answer.mode == "llm-fallback" and answer.text == shown == EXTRACTIVE.text and "调用失败" in answer.note
 
 
-def test_reasoning_block_is_dropped():
-    model = FakeListChatModel(responses=["<think>问的是GDP，2021年是多少？</think>\n生产总值326.3亿元[1]。"])
-    assert llm_answer("彬州GDP？", PASSAGES, model) == ("生产总值326.3亿元[1]。", [GDP], "ok")
+def test_a_model_timeout_falls_back_to_the_extractive_answer():
+    class TimingOut(FakeListChatModel):
+        def _stream(self, *args, **kwargs):
+            raise TimeoutError("read timed out")
+            yield  # a generator, as a streaming model is
+
+    _, answer = run(TimingOut(responses=[""]))
+    assert answer.mode == "llm-fallback" and answer.text == EXTRACTIVE.text
+
+
+@pytest.mark.parametrize("pieces", [["<think>问的是GDP，2021年是999亿元？</think>\n生产总值326.3亿元[1]。"],
+                                    ["<thi", "nk>2021年是999亿元", "？</th", "ink>生产总值326.3亿元[1]。"]])
+def test_reasoning_is_never_streamed_nor_kept(pieces):
+    shown, answer = run(GenericFakeChatModel(messages=iter(["".join(pieces)])))
+    assert "999" not in shown and "think" not in shown and "999" not in answer.text
+    assert answer.mode == "llm" and answer.text == "生产总值326.3亿元[1]。"
+
+
+def test_an_invented_figure_is_never_shown():
+    shown, answer = run(FakeListChatModel(responses=["彬州生产总值999亿元[1]。"]))
+    assert answer.mode == "llm-fallback" and answer.text == shown == EXTRACTIVE.text
 
 
 # ---------------------------------------------------------------- generation and prompts
@@ -182,15 +211,14 @@ def test_rewrite_with_llm():
 # ---------------------------------------------------------------- configuration
 
 
-def test_load_chat_model_config(monkeypatch):
-    monkeypatch.delenv("QA_LLM", raising=False)
-    assert load_chat_model(None) is None and load_chat_model("  ") is None
-    assert describe_chat_model(None) == ""
-    with pytest.raises(ValueError, match="openai:<model>"):
-        load_chat_model("bogus:x")
+def test_load_chat_model_config():
+    assert load_chat_model(LLMConfig()) is None
+    assert describe_chat_model(LLMConfig()) == ""
+    with pytest.raises(ValueError, match="openai:<模型名>"):
+        load_chat_model(LLMConfig(spec="bogus:x"))
     with pytest.raises(ValueError):
-        load_chat_model("openai:")
-    assert describe_chat_model("llamacpp:/models/qwen2.5-1.5b.gguf") == "qwen2.5-1.5b.gguf（llama.cpp 本地）"
+        load_chat_model(LLMConfig(spec="openai:"))
+    assert describe_chat_model(LLMConfig(spec="llamacpp:/models/qwen2.5-1.5b.gguf")) == "qwen2.5-1.5b.gguf（llama.cpp 本地）"
 
 
 @pytest.mark.skipif(importlib.util.find_spec("langchain_openai") is None, reason="langchain-openai not installed")
@@ -198,28 +226,27 @@ def test_load_openai_compatible(monkeypatch):
     monkeypatch.setenv("OPENAI_BASE_URL", "http://localhost:8000/v1")
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.setenv("QA_LLM", "openai:qwen2.5:7b")  # Ollama-style name with a colon
-    model = load_chat_model()
+    settings = from_env().llm
+    model = load_chat_model(settings)
     assert type(model).__name__ == "ChatOpenAI" and model.model_name == "qwen2.5:7b"
     assert str(model.root_client.base_url).startswith("http://localhost:8000/v1")
-    assert describe_chat_model() == "qwen2.5:7b（http://localhost:8000/v1）"
+    assert describe_chat_model(settings) == "qwen2.5:7b（http://localhost:8000/v1）"
+    assert load_chat_model(from_env().llm) is model  # built once per process
 
 
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is not None, reason="llama-cpp-python is installed")
 def test_llamacpp_missing_says_what_to_install(tmp_path):
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"GGUF")
-    with pytest.raises(ImportError, match="pip install llama-cpp-python"):
-        load_chat_model(f"llamacpp:{gguf}")
+    with pytest.raises(ValueError, match="pip install llama-cpp-python"):
+        load_chat_model(LLMConfig(spec=f"llamacpp:{gguf}"))
 
 
 @pytest.mark.skipif(not Path(os.environ.get("QA_TEST_GGUF", "/nonexistent")).is_file(), reason="set QA_TEST_GGUF to a GGUF file")
 def test_real_gguf_model():
-    model = load_chat_model(f"llamacpp:{os.environ['QA_TEST_GGUF']}")
-    text, citations, status = llm_answer("彬州2022年生产总值是多少？", [GDP, AIR], model)
-    assert status in {"ok", "repaired", "failed", "refused"}
-    assert text, "the model raised or wrote nothing"  # llm_answer returns "" only when generation failed
-    if status == "refused":
-        assert text == REFUSAL and citations == []
-    if status in {"ok", "repaired"}:
-        assert "326.3" in text and GDP in citations
-        assert all(1 <= n <= len(citations) for n in find_markers(text))
+    model = load_chat_model(LLMConfig(spec=f"llamacpp:{os.environ['QA_TEST_GGUF']}"))
+    _, answer = run(model, [GDP, AIR])
+    assert answer.mode in {"llm", "llm-repaired", "llm-fallback"} and "调用失败" not in answer.note
+    if answer.mode != "llm-fallback":
+        assert "326.3" in answer.text and GDP in [c.passage for c in answer.citations]
+        assert all(1 <= n <= len(answer.citations) for n in find_markers(answer.text))

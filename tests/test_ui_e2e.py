@@ -1,25 +1,22 @@
-"""The app in a real browser: ask, open a cited source, follow up, add a report, ask about it.
+"""The app in a real browser: ask, open a cited source, follow up, export the conversation, add a
+report, ask about it.
 
 Starts `app.py` as a subprocess over a copy of the small real knowledge base and drives it
 with Playwright in Debian's Chromium (`apt-get install -y chromium fonts-noto-cjk`).
 Screenshots go to artifacts/e2e/; the chat and knowledge-base ones are copied to docs/screenshots/.
 """
 import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.browser
+from serving import ROOT, running_server
 
-ROOT = Path(__file__).resolve().parent.parent
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 ARTIFACTS = ROOT / "artifacts" / "e2e"
 DOCS_SHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
@@ -33,51 +30,15 @@ NEW_REPORT = ("2023年测试市政府工作报告\n"
 FINAL = "#qa-chat .qa-answer:has(.qa-note), #qa-chat .qa-error"  # a finished answer or an error
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serving(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:
-            return r.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def app_server(small_kb_dir, tmp_path):
     kb = tmp_path / "kb"
     shutil.copytree(small_kb_dir, kb, symlinks=True)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/"
-    env = {k: v for k, v in os.environ.items() if k not in ("QA_AUTH", "QA_AUTH_FILE", "QA_LLM")}
-    env.update(QA_KB_DIR=str(kb), PYTHONUNBUFFERED="1")
-    log_path = tmp_path / "app.log"
-    log = open(log_path, "w")
-    started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 300
-        while not _serving(url):
-            if proc.poll() is not None:
-                pytest.fail(f"app.py exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"app.py did not serve {url} within 300 s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield {"url": url, "started": started, "serving": time.perf_counter() - started, "kb": kb, "log": log_path}
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)  # its own session: the app and nothing else
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        log.close()
+        with running_server(kb, tmp_path / "app.log", command=[sys.executable, str(ROOT / "app.py")]) as server:
+            yield {**server, "kb": kb}
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +113,18 @@ def test_chat_sources_followup_and_upload(app_server, browser, tmp_path, capsys)
     assert "报告中没有找到" not in text, text
     shot(page, "04-followup.png")
 
-    # 4. add a report in the knowledge-base tab; the index is rebuilt
+    # 4. export the conversation: a Markdown file with both questions, the answers and their sources
+    page.wait_for_function("() => !document.querySelector('#qa-export').disabled")
+    with page.expect_download() as download:
+        page.locator("#qa-export").click()
+    exported = tmp_path / "export.md"
+    download.value.save_as(exported)
+    md = exported.read_text(encoding="utf-8")
+    assert download.value.suggested_filename.endswith(".md")
+    assert "## 问题 1：彬州去年GDP总量有多大？" in md and "## 问题 2：那财政收入呢？" in md and "326.3亿元" in md
+    assert md.count("《2023年彬州市政府工作报告》") >= 2 and "一、2022年工作回顾" in md and "**" in md
+
+    # 5. add a report in the knowledge-base tab; the index is rebuilt
     report = tmp_path / "upload" / "2023年测试市政府工作报告.txt"
     report.parent.mkdir()
     report.write_text(NEW_REPORT, encoding="utf-8")
@@ -171,11 +143,26 @@ def test_chat_sources_followup_and_upload(app_server, browser, tmp_path, capsys)
     shot(page, "05-kb-added.png")
     shutil.copy(ARTIFACTS / "05-kb-added.png", DOCS_SHOTS / "kb.png")
 
-    # 5. the new report answers questions
+    # 6. the new report answers questions
     page.get_by_role("tab", name="问答").click()
     text = _ask(page, "测试市去年生产总值是多少？")
     assert "123.4亿元" in text, text
     shot(page, "06-new-report.png")
+
+    # 7. remove it again: the browser asks first; cancelling removes nothing
+    page.get_by_role("tab", name="知识库").click()
+    answers = []
+    page.on("dialog", lambda dialog: dialog.accept() if answers.pop(0) else dialog.dismiss())
+    for confirm, expected in ((False, "没有删除"), (True, "已删除《2023年测试市政府工作报告》")):
+        page.locator("#qa-remove-choice input").click()
+        page.locator("ul.options li", has_text="测试市").first.click()
+        answers.append(confirm)
+        page.locator("#qa-remove").click()
+        page.wait_for_function("t => document.querySelector('#qa-kb-msg').innerText.includes(t)", arg=expected,
+                               timeout=180_000)
+    assert not answers  # each click asked once
+    page.wait_for_function("() => !document.querySelector('#qa-kb-table').innerText.includes('测试市')")
+    assert not (app_server["kb"] / "uploads" / report.name).exists()
 
     assert not errors, errors
     elapsed = time.perf_counter() - t_test

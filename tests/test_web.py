@@ -9,7 +9,7 @@ import pytest
 from qa.config import ConfigError, from_env
 from qa.index import load
 from qa.schema import Answer, Citation, Passage
-from qa.serialize import answer_record, answer_with_sources, strip_sources
+from qa.serialize import answer_from_record, answer_with_sources, strip_sources
 from qa.web import handlers, render
 from qa.web.export import conversation_markdown
 from qa.web.protocol import ApiError, parse_chat, parse_retrieve, question_and_history, stream_chunks
@@ -65,13 +65,15 @@ def test_render_refusal_shows_related_passages():
 # ---------------------------------------------------------------- records and export
 
 
-def test_answer_record_carries_offsets_and_spans():
-    record = answer_record(ANSWER)
+def test_the_record_carries_offsets_and_spans_and_reads_back():
+    record = ANSWER.to_dict()
     c = record["citations"][0]
-    assert (c["n"], c["title"], c["city"], c["section"]) == (1, TITLE, "彬州市", "一、2022年工作回顾")
+    assert (c["title"], c["city"], c["section"]) == (TITLE, "彬州市", "一、2022年工作回顾")
     assert (c["start"], c["end"], c["text"]) == (PASSAGE.start, PASSAGE.end, PASSAGE.text)
-    assert [s["text"] for s in c["spans"]] == [GDP] and c["spans"][0]["start"] == PASSAGE.start + PASSAGE.text.index(GDP)
+    (a, b), = c["spans"]
+    assert c["text"][a - c["start"] : b - c["start"]] == GDP
     assert record["refused"] is False and record["text"] == ANSWER.text
+    assert answer_from_record(record) == ANSWER
 
 
 def test_sources_list_follows_the_text_and_comes_off_again():
@@ -84,8 +86,8 @@ def test_sources_list_follows_the_text_and_comes_off_again():
 
 def test_conversation_markdown_has_questions_answers_and_cited_passages():
     refusal = Answer(text="报告中没有找到“彬州房价”的相关内容。", refused=True, related=[PASSAGE], question="彬州房价？")
-    turns = [{"question": "彬州去年GDP总量有多大？", "answer": answer_record(ANSWER)},
-             {"question": "那房价呢？", "answer": answer_record(refusal)}]
+    turns = [{"question": "彬州去年GDP总量有多大？", "answer": ANSWER.to_dict()},
+             {"question": "那房价呢？", "answer": refusal.to_dict()}]
     md = conversation_markdown(turns, when=datetime(2026, 1, 2, 3, 4))
     assert md.startswith("# 政府工作报告问答：对话记录") and "共 2 个问题" in md
     assert "## 问题 1：彬州去年GDP总量有多大？" in md and ANSWER.text in md
@@ -145,7 +147,7 @@ def test_stream_chunks_end_with_sources_and_the_record():
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
     assert all(c["object"] == "chat.completion.chunk" and c["id"] == "chatcmpl-1" for c in chunks)
     assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks) == answer_with_sources(ANSWER)
-    assert chunks[-1]["choices"][0]["finish_reason"] == "stop" and chunks[-1]["report_qa"] == answer_record(ANSWER)
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop" and chunks[-1]["report_qa"] == ANSWER.to_dict()
     # an LLM answer renumbered after streaming: the final text follows what was streamed
     renumbered = [{"type": "delta", "text": "甲[3]。"}, {"type": "answer", "answer": ANSWER}]
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in stream_chunks(renumbered, "llm"))

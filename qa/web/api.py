@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..answer import ask, ask_stream
-from ..config import WebConfig
+from ..config import Config
 from ..pipeline import open_kb, retrieve
 from .protocol import (ApiError, completion, models_list, new_id, parse_chat, parse_retrieve, retrieval_result,
                        stream_chunks)
@@ -69,10 +69,13 @@ class Gate:
 @dataclass(frozen=True)
 class ApiContext:
     root: Path
-    web: WebConfig
+    config: Config
     models: tuple[str, ...]  # answer modes offered as models
-    default_k: int
     gate: Gate
+
+    @property
+    def web(self):
+        return self.config.web
 
 
 # ---------------------------------------------------------------- access and bodies
@@ -144,7 +147,8 @@ def _api_route(handler):
 def _stream(ctx: ApiContext, req, cid: str):
     """SSE lines of one streamed answer, computed in a gate slot; errors mid-stream as an error event."""
     with ctx.gate.slot():
-        events = ask_stream(req.question, history=req.history, k=req.k, city=req.city, kb_dir=ctx.root, mode=req.model)
+        events = ask_stream(req.question, history=req.history, k=req.k, city=req.city, kb_dir=ctx.root, mode=req.model,
+                            config=ctx.config)
         try:
             for piece in stream_chunks(events, req.model, cid):
                 yield _sse(piece)
@@ -164,10 +168,11 @@ def install_api(app: FastAPI, ctx: ApiContext) -> None:
     async def chat_completions(request: Request):
         check_access(request, ctx.web.api_key)
         body = await read_json(request, ctx.web.max_body_bytes)
-        req = parse_chat(body, list(ctx.models), open_kb(ctx.root).cities, ctx.default_k)
+        req = parse_chat(body, list(ctx.models), open_kb(ctx.root, config=ctx.config).cities,
+                         ctx.config.answer.passages, ctx.config.max_question_chars)
         if not req.stream:
             answer = await run_in_threadpool(ctx.gate.run, ask, req.question, history=req.history, k=req.k,
-                                             city=req.city, kb_dir=ctx.root, mode=req.model)
+                                             city=req.city, kb_dir=ctx.root, mode=req.model, config=ctx.config)
             return JSONResponse(completion(answer, req.model))
         lines = _stream(ctx, req, new_id())
         first = await run_in_threadpool(next, lines)  # waits for a slot: "busy" is still an HTTP error
@@ -176,9 +181,10 @@ def install_api(app: FastAPI, ctx: ApiContext) -> None:
 
     async def retrieve_route(request: Request):
         check_access(request, ctx.web.api_key)
-        req = parse_retrieve(await read_json(request, ctx.web.max_body_bytes), open_kb(ctx.root).cities)
+        req = parse_retrieve(await read_json(request, ctx.web.max_body_bytes), open_kb(ctx.root, config=ctx.config).cities,
+                             ctx.config.max_question_chars)
         passages = await run_in_threadpool(ctx.gate.run, retrieve, req.question, k=req.k, city=req.city,
-                                           kb_dir=ctx.root)
+                                           kb_dir=ctx.root, config=ctx.config)
         return JSONResponse(retrieval_result(req.question, passages))
 
     async def unknown(request: Request):

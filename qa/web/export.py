@@ -1,7 +1,7 @@
 """A conversation as Markdown: every question, its answer, and under it the passages the answer
 cites, with report title, section and document offsets; the cited text is in bold.
 
-A turn is {"question": what the user typed, "answer": qa.serialize.answer_record(answer)}.
+A turn is {"question": what the user typed, "answer": Answer.to_dict()} (spans: [start, end] pairs).
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ def _bold_spans(citation: dict) -> str:
     """The passage text with each cited span in **bold** (spans in document offsets)."""
     text, start = citation["text"], citation["start"]
     out, at = [], 0
-    for span in sorted(citation.get("spans", []), key=lambda s: s["start"]):
-        a, b = max(at, span["start"] - start), min(len(text), span["end"] - start)
+    for s, e in sorted(citation.get("spans", [])):
+        a, b = max(at, s - start), min(len(text), e - start)
         if b <= a:
             continue
         out += [text[at:a], f"**{text[a:b]}**"]
@@ -43,8 +43,8 @@ def turn_markdown(n: int, turn: dict) -> list[str]:
         lines += [f"提示：{answer['note']}", ""]
     if answer["citations"]:
         lines += ["**来源**", ""]
-        for c in answer["citations"]:
-            lines += _passage_md(f"[{c['n']}]", c)
+        for n, c in enumerate(answer["citations"], 1):
+            lines += _passage_md(f"[{n}]", c)
     elif answer["refused"] and answer.get("related"):
         lines += ["**最接近的段落**（仅供参考，未能回答问题）", ""]
         for i, p in enumerate(answer["related"], 1):

@@ -1,7 +1,7 @@
 """What the page's events do, as plain functions of plain values (no Gradio objects), so tests
 call them directly. `layout` binds them to the components.
 
-The conversation is kept as `turns`: [{"question": typed, "answer": answer_record(...)}], the
+The conversation is kept as `turns`: [{"question": typed, "answer": Answer.to_dict()}], the
 same record the HTTP API returns; the chat history for follow-ups and the Markdown export are
 made from it.
 """
@@ -19,9 +19,8 @@ from typing import Callable, Iterator
 from .. import manage
 from ..answer import ask_stream
 from ..pipeline import open_kb
-from ..retrieval import QuestionError
+from ..errors import ManageError, QuestionError
 from ..schema import Answer, History
-from ..serialize import answer_record
 from .export import conversation_markdown
 from .render import answer_plain, render_answer, render_error, render_pending
 
@@ -70,7 +69,7 @@ def respond(root: str | Path, message: str, chat: list, turns: list, cities: lis
                 answer: Answer = event["answer"]
                 seconds = time.perf_counter() - started
                 chat[-1] = {"role": "assistant", "content": render_answer(answer, turn, seconds)}
-                turns.append({"question": question, "answer": answer_record(answer)})
+                turns.append({"question": question, "answer": answer.to_dict()})
                 log.info("answered in %.2f s (%s, %d citations): %s", seconds, answer.mode, len(answer.citations), question)
                 yield "", list(chat), list(turns), answer_plain(answer)
                 return
@@ -107,8 +106,8 @@ def kb_view(root: str | Path, cities_value: list[str] | None = None) -> KBView:
     kb = open_kb(Path(root))
     reports = manage.list_reports(kb)
     m = kb.manifest
-    summary = (f"共 **{len(reports)}** 份报告、**{len(kb.passages)}** 个段落 · 索引建于 {m.get('built_at', '?')} · "
-               f"嵌入模型 `{m.get('embed_model', '?')}`")
+    summary = (f"共 **{len(reports)}** 份报告、**{len(kb.passages)}** 个段落 · 索引建于 {m.built_at or '?'} · "
+               f"嵌入模型 `{m.embed_model}`")
     rows = [[r["title"], r["city"] or "—", r["year"] or "", f"{r['chars']:,}", r["passages"],
              r["source"] + ("（上传）" if r["uploaded"] else "")] for r in reports]
     choices = [(f"{r['title']}（{r['source']}）", r["doc_id"]) for r in reports]
@@ -136,7 +135,7 @@ def add(root: str | Path, paths: list[str], cities: list[str] | None,
     lines = []
     if new:
         lines.append(f"已添加 {len(new)} 份报告：" + "、".join(f"《{d.title}》" for d in new)
-                     + f"（新嵌入 {kb.manifest.get('embedded_now', 0)} 条文本，用时 {time.perf_counter() - started:.1f} 秒）")
+                     + f"（新嵌入 {kb.manifest.embedded_now} 条文本，用时 {time.perf_counter() - started:.1f} 秒）")
     elif len({name for name, _ in errors}) < len(paths):
         lines.append("文件已保存，但没有新增报告（内容可能与已有报告重复）。")
     if errors:
@@ -153,7 +152,7 @@ def remove(root: str | Path, doc_id: str | None, cities: list[str] | None,
     title = kb.documents[doc_id].title if doc_id in kb.documents else doc_id
     try:
         manage.remove_report(doc_id, kb_dir=root, progress=progress)
-    except manage.ManageError as exc:
+    except ManageError as exc:
         return f"没有删除：{exc}", kb_view(root, cities)
     except Exception as exc:  # noqa: BLE001
         log.exception("removing %s failed", doc_id)
@@ -169,7 +168,7 @@ def rebuild(root: str | Path, cities: list[str] | None, progress: Progress | Non
         log.exception("rebuild failed")
         return f"重建失败：{exc}", kb_view(root, cities)
     text = (f"索引已重建：{len(kb.documents)} 份报告、{len(kb.passages)} 个段落，"
-            f"新嵌入 {kb.manifest.get('embedded_now', 0)} 条文本，用时 {time.perf_counter() - started:.1f} 秒。")
+            f"新嵌入 {kb.manifest.embedded_now} 条文本，用时 {time.perf_counter() - started:.1f} 秒。")
     if errors:
         text += "\n\n以下文件无法读取，已跳过：\n" + _error_list(errors)
     return text, kb_view(root, cities)

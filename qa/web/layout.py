@@ -16,7 +16,7 @@ import gradio as gr  # noqa: E402
 from .. import manage  # noqa: E402
 from ..config import Config, from_env  # noqa: E402
 from ..llm import describe_chat_model  # noqa: E402
-from ..pipeline import open_kb  # noqa: E402
+from ..pipeline import kb_root, open_kb  # noqa: E402
 from . import handlers  # noqa: E402
 from .handlers import TABLE_HEADERS, KBView  # noqa: E402
 
@@ -110,7 +110,7 @@ def _chat_column(c: SimpleNamespace) -> None:
 
 
 def _settings_column(c: SimpleNamespace, cities: list[str], config: Config) -> None:
-    llm_name = describe_chat_model()
+    llm_name = describe_chat_model(config.llm)
     modes = [("原文摘录（不用大模型，快）", "extractive"), (f"大模型：{llm_name}" if llm_name else "大模型（未配置）", "llm")]
     c.cities = gr.Dropdown(choices=cities, value=[], multiselect=True, label="检索范围",
                            info="不选 = 全部报告；也可只选几个城市", elem_id="qa-cities")
@@ -171,7 +171,7 @@ def build_app(kb_dir: str | Path | None = None, config: Config | None = None) ->
     """The page over the knowledge base at kb_dir (default: the configured one), opened (and if
     needed built) first."""
     config = config or from_env()
-    root = Path(kb_dir or config.kb_dir).resolve()
+    root = kb_root(kb_dir, config)
     view = handlers.kb_view(root)
     c = SimpleNamespace()
     with gr.Blocks(title="政府工作报告问答", analytics_enabled=False) as demo:

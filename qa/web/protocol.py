@@ -2,7 +2,7 @@
 and making completions, stream chunks, model lists and errors as OpenAI's clients expect them.
 
 Our additions ride in fields OpenAI does not use: `report_qa` on a completion (and on the last
-stream chunk) holds `qa.serialize.answer_record`; requests may carry `city` and `k`.
+stream chunk) holds `Answer.to_dict()`; requests may carry `city` and `k`.
 """
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from ..retrieval import QuestionError, check_question
+from ..errors import QuestionError
+from ..query import check_question
 from ..schema import Answer, History
-from ..serialize import answer_record, answer_with_sources, passage_record, sources_block, strip_sources
+from ..serialize import answer_with_sources, sources_block, strip_sources
 
 EXTRA_FIELD = "report_qa"
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
@@ -87,12 +88,11 @@ def question_and_history(messages: list[tuple[str, str]]) -> tuple[str, History]
     return messages[users[-1]][1], history
 
 
-def _question(value, param: str = "messages") -> str:
+def _question(value, max_chars: int, param: str = "messages") -> str:
     try:
-        return check_question(value)
+        return check_question(value, max_chars)
     except QuestionError as exc:
-        code = "empty_question" if not (isinstance(value, str) and value.strip()) else "question_too_long"
-        raise ApiError(400, str(exc), code, param) from None
+        raise ApiError(400, str(exc), exc.code, param) from None
 
 
 def _city(body: dict, known: list[str]) -> list[str] | None:
@@ -116,7 +116,7 @@ def _k(body: dict, default: int) -> int:
     return k
 
 
-def parse_chat(body, models: list[str], cities: list[str], default_k: int) -> ChatRequest:
+def parse_chat(body, models: list[str], cities: list[str], default_k: int, max_chars: int = 2000) -> ChatRequest:
     """A chat-completions body -> ChatRequest, or ApiError saying what is wrong."""
     if not isinstance(body, dict):
         raise ApiError(400, "请求体应是 JSON 对象。", "invalid_body")
@@ -127,15 +127,15 @@ def parse_chat(body, models: list[str], cities: list[str], default_k: int) -> Ch
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise ApiError(400, "stream 应是 true 或 false。", "invalid_stream", "stream")
-    return ChatRequest(_question(question), history, model, stream, _city(body, cities), _k(body, default_k))
+    return ChatRequest(_question(question, max_chars), history, model, stream, _city(body, cities), _k(body, default_k))
 
 
-def parse_retrieve(body, cities: list[str]) -> RetrieveRequest:
+def parse_retrieve(body, cities: list[str], max_chars: int = 2000) -> RetrieveRequest:
     if not isinstance(body, dict):
         raise ApiError(400, "请求体应是 JSON 对象。", "invalid_body")
     if "question" not in body:
         raise ApiError(400, "请求中缺少 question。", "missing_question", "question")
-    return RetrieveRequest(_question(body["question"], "question"), _k(body, 5), _city(body, cities))
+    return RetrieveRequest(_question(body["question"], max_chars, "question"), _k(body, 5), _city(body, cities))
 
 
 # ---------------------------------------------------------------- making responses
@@ -152,7 +152,7 @@ def completion(answer: Answer, model: str, completion_id: str | None = None) -> 
         "choices": [{"index": 0, "message": {"role": "assistant", "content": answer_with_sources(answer)},
                      "finish_reason": "stop", "logprobs": None}],
         "usage": None,
-        EXTRA_FIELD: answer_record(answer),
+        EXTRA_FIELD: answer.to_dict(),
     }
 
 
@@ -176,7 +176,7 @@ def stream_chunks(events, model: str, completion_id: str | None = None):
                 tail = ("\n\n" if streamed else "") + answer.text + tail
             if tail:
                 yield chunk(cid, created, model, {"content": tail})
-            yield chunk(cid, created, model, {}, "stop", **{EXTRA_FIELD: answer_record(answer)})
+            yield chunk(cid, created, model, {}, "stop", **{EXTRA_FIELD: answer.to_dict()})
             return
         text = event["text"] if event["type"] == "delta" else "\n\n" + event["text"]
         streamed = streamed + text if event["type"] == "delta" else event["text"]
@@ -189,4 +189,4 @@ def models_list(models: list[str]) -> dict:
 
 def retrieval_result(question: str, passages) -> dict:
     return {"object": "list", "question": question,
-            "data": [{"rank": i, **passage_record(p)} for i, p in enumerate(passages, 1)]}
+            "data": [{"rank": i, **p.to_dict()} for i, p in enumerate(passages, 1)]}

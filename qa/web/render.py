@@ -10,7 +10,6 @@ import re
 import uuid
 
 from ..schema import Answer, Passage
-from ..serialize import cited
 
 MARKER_RE = re.compile(r"\[(\d{1,2})\]")
 MODE_LABELS = {"extractive": "原文摘录", "llm": "大模型生成", "llm-repaired": "大模型生成（已补全引用）",
@@ -70,7 +69,7 @@ def link_markers(text_html: str, turn: str, count: int) -> str:
 
 def _sources_html(answer: Answer, turn: str) -> str:
     if answer.citations:
-        boxes = [source_box(f"src-{turn}-{n}", f"[{n}]", *cited(c)) for n, c in enumerate(answer.citations, 1)]
+        boxes = [source_box(f"src-{turn}-{n}", f"[{n}]", c.passage, c.spans) for n, c in enumerate(answer.citations, 1)]
         title = "来源（点击展开原文）"
     elif answer.refused and answer.related:
         boxes = [source_box(f"rel-{turn}-{n}", f"相关 {n}", p) for n, p in enumerate(answer.related, 1)]
@@ -112,7 +111,7 @@ def answer_plain(answer: Answer) -> str:
     if answer.citations:
         lines += ["", "来源："]
         for n, citation in enumerate(answer.citations, 1):
-            p, _ = cited(citation)
+            p = citation.passage
             section = f" {p.section}" if p.section else ""
             lines.append(f"[{n}] 《{p.title}》{section}：{p.text}")
     return "\n".join(lines)

@@ -12,9 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-from ..config import Config, ConfigError, from_env
+from ..config import Config, from_env
+from ..errors import ConfigError
 from ..llm import describe_chat_model
-from ..pipeline import open_kb, retrieve
+from ..pipeline import kb_root, open_kb, retrieve
 from .api import ApiContext, Gate, install_api, is_loopback
 
 log = logging.getLogger("qa.web")
@@ -44,11 +45,10 @@ def build_server(kb_dir: str | Path | None = None, config: Config | None = None,
     from .layout import build_app, page_assets
 
     config = config or from_env()
-    root = Path(kb_dir or config.kb_dir).resolve()
-    models = ("extractive", "llm") if describe_chat_model() else ("extractive",)
+    root = kb_root(kb_dir, config)
+    models = ("extractive", "llm") if describe_chat_model(config.llm) else ("extractive",)
     app = FastAPI(title="report-qa", docs_url=None, redoc_url=None, openapi_url=None)
-    install_api(app, ApiContext(root, config.web, models, config.answer.passages,
-                                Gate(config.web.api_concurrency, config.web.api_queue)))
+    install_api(app, ApiContext(root, config, models, Gate(config.web.api_concurrency, config.web.api_queue)))
     demo = build_app(root, config).queue(default_concurrency_limit=4, max_size=64)
     auth = list(config.web.auth) or None
     return gr.mount_gradio_app(app, demo, path="/", server_name=host, server_port=port, auth=auth,
@@ -78,14 +78,14 @@ def serve(host: str, port: int, kb_dir: str | Path | None = None, config: Config
     logging.getLogger("httpx").setLevel(logging.WARNING)
     config = config or from_env()
     check_exposure(host, config)
-    root = Path(kb_dir or config.kb_dir).resolve()
+    root = kb_root(kb_dir, config)
     t0 = time.perf_counter()
     log.info("opening the knowledge base at %s (the first start builds the index; this can take minutes)", root)
-    kb = open_kb(root, progress=console_progress())
+    kb = open_kb(root, progress=console_progress(), config=config)
     log.info("knowledge base ready: %d reports, %d passages (%.1f s)", len(kb.documents), len(kb.passages),
              time.perf_counter() - t0)
     try:  # load the tokenizer and the model now, so the first question is fast
-        retrieve("去年地区生产总值增长多少", k=1, kb_dir=root)
+        retrieve("去年地区生产总值增长多少", k=1, kb_dir=root, config=config)
     except Exception:  # noqa: BLE001 - warm-up only
         log.exception("warm-up failed")
     app = build_server(root, config, host, port)
