@@ -10,7 +10,7 @@ import pytest
 
 from qa.answer import ask
 from qa.serialize import answer_with_sources
-from serving import ROOT, free_port, running_server
+from qa.web.process import ROOT, free_port, running_server
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from serving import ROOT, running_server
+from qa.web.process import ROOT, running_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -155,7 +155,7 @@ def test_chat_sources_followup_and_upload(app_server, browser, tmp_path, capsys)
     page.on("dialog", lambda dialog: dialog.accept() if answers.pop(0) else dialog.dismiss())
     for confirm, expected in ((False, "没有删除"), (True, "已删除《2023年测试市政府工作报告》")):
         page.locator("#qa-remove-choice input").click()
-        page.locator("ul.options li", has_text="测试市").first.click()
+        page.get_by_role("option").filter(has_text="测试市").first.click()
         answers.append(confirm)
         page.locator("#qa-remove").click()
         page.wait_for_function("t => document.querySelector('#qa-kb-msg').innerText.includes(t)", arg=expected,

@@ -1,5 +1,5 @@
-"""Start the real server (`python -m qa serve`, or `python app.py`) on a free loopback port, in
-its own session, and stop it again. Used by the API and browser tests."""
+"""Run the real server (`python -m qa serve`, or `python app.py`) as a child process on a free
+loopback port, in its own session, and stop it again: for the tests and scripts/api_bench.py."""
 from __future__ import annotations
 
 import os
@@ -13,17 +13,19 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 SETTINGS = ("QA_AUTH", "QA_AUTH_FILE", "QA_API_KEY", "QA_LLM")  # the test sets these itself
 
 
 def free_port() -> int:
+    """A loopback port that was free a moment ago."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 def serving(url: str) -> bool:
+    """The server answers GET url (possibly behind a login or a key)."""
     try:
         with urllib.request.urlopen(url, timeout=2) as r:
             return r.status == 200
@@ -36,7 +38,9 @@ def serving(url: str) -> bool:
 @contextmanager
 def running_server(kb: Path, log_path: Path, env: dict | None = None, command: list[str] | None = None,
                    timeout: float = 300):
-    """Yields {"url", "port", "started", "serving", "log"} once GET / answers."""
+    """Starts the server over the knowledge base `kb` (extra `env`), logging to log_path; yields
+    {"url", "port", "started", "serving" (seconds to serve), "log"} once GET / answers, and stops
+    it (SIGTERM to its session) on exit. Raises RuntimeError when it exits or does not serve."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     full_env = {k: v for k, v in os.environ.items() if k not in SETTINGS}
