@@ -18,6 +18,7 @@ import itertools
 import json
 import logging
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,6 +159,16 @@ def _stream(ctx: ApiContext, req, cid: str):
     yield "data: [DONE]\n\n"
 
 
+def _answer(ctx: ApiContext, req):
+    """(answer, milliseconds spent in qa.ask) in a gate slot; the time goes out as Server-Timing,
+    so a client can tell the API's own cost from the answer's."""
+    with ctx.gate.slot():
+        t0 = time.perf_counter()
+        answer = ask(req.question, history=req.history, k=req.k, city=req.city, kb_dir=ctx.root, mode=req.model,
+                     config=ctx.config)
+        return answer, (time.perf_counter() - t0) * 1000
+
+
 def install_api(app: FastAPI, ctx: ApiContext) -> None:
     """Adds the /v1 routes to app (before the page is mounted at /, so they come first)."""
 
@@ -171,9 +182,8 @@ def install_api(app: FastAPI, ctx: ApiContext) -> None:
         req = parse_chat(body, list(ctx.models), open_kb(ctx.root, config=ctx.config).cities,
                          ctx.config.answer.passages, ctx.config.max_question_chars)
         if not req.stream:
-            answer = await run_in_threadpool(ctx.gate.run, ask, req.question, history=req.history, k=req.k,
-                                             city=req.city, kb_dir=ctx.root, mode=req.model, config=ctx.config)
-            return JSONResponse(completion(answer, req.model))
+            answer, ms = await run_in_threadpool(_answer, ctx, req)
+            return JSONResponse(completion(answer, req.model), headers={"Server-Timing": f"answer;dur={ms:.2f}"})
         lines = _stream(ctx, req, new_id())
         first = await run_in_threadpool(next, lines)  # waits for a slot: "busy" is still an HTTP error
         return StreamingResponse(itertools.chain([first], lines), media_type="text/event-stream",
