@@ -62,7 +62,7 @@ def overhead(api: httpx.Client, questions: list[str], kb: Path) -> dict:
                 answer_ms = float(reply.headers["server-timing"].split("dur=")[1])
             times[where] = _ms(t0)
             times[where + "_text"] = text
-        assert times["local_text"] == times["api_text"], q
+        assert times["local_text"] == times["thread_text"] == times["api_text"], q
         local.append(times["local"])
         threaded.append(times["thread"])
         remote.append(times["api"])
