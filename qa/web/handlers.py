@@ -120,17 +120,18 @@ def _error_list(errors: list[tuple[str, str]]) -> str:
 
 
 def add(root: str | Path, paths: list[str], cities: list[str] | None,
-        progress: Progress | None = None) -> tuple[str, KBView]:
-    """Add uploaded files; (message for the user, the new view)."""
+        progress: Progress | None = None) -> tuple[str, KBView, bool]:
+    """Add uploaded files; (message for the user, the new view, whether the files were taken in:
+    added or rejected one by one, rather than not tried or failed as a whole)."""
     if not paths:
-        return "请先选择要添加的文件。", kb_view(root, cities)
+        return "请先选择要添加的文件。", kb_view(root, cities), False
     before = set(open_kb(Path(root)).documents)
     started = time.perf_counter()
     try:
         kb, errors = manage.add_files(paths, kb_dir=root, progress=progress)
     except Exception as exc:  # noqa: BLE001
         log.exception("adding files failed")
-        return f"添加失败：{exc}", kb_view(root, cities)
+        return f"添加失败：{exc}", kb_view(root, cities), False
     new = [d for d in kb.documents.values() if d.doc_id not in before]
     lines = []
     if new:
@@ -140,7 +141,7 @@ def add(root: str | Path, paths: list[str], cities: list[str] | None,
         lines.append("文件已保存，但没有新增报告（内容可能与已有报告重复）。")
     if errors:
         lines.append("以下文件没有添加：\n" + _error_list(errors))
-    return "\n\n".join(lines), kb_view(root, cities)
+    return "\n\n".join(lines), kb_view(root, cities), True
 
 
 def remove(root: str | Path, doc_id: str | None, cities: list[str] | None,

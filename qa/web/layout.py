@@ -52,8 +52,8 @@ def _respond(root, message, chat, turns, cities, k, mode):
 
 def _add(root, files, cities, progress=gr.Progress()):
     paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (files or [])]
-    message, view = handlers.add(root, paths, cities, progress=_reporter(progress))
-    return (message, None if message.startswith("已添加") else gr.update(), *_views(view))
+    message, view, taken = handlers.add(root, paths, cities, progress=_reporter(progress))
+    return (message, None if taken else gr.update(), *_views(view))
 
 
 def _remove(root, doc_id, cities, progress=gr.Progress()):
