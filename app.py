@@ -191,8 +191,8 @@ def _kb_views(kb_dir: Path | None, cities_value: list[str] | None = None):
     kb = open_kb(kb_dir)
     reports = manage.list_reports(kb)
     m = kb.manifest
-    summary = (f"共 **{len(reports)}** 份报告、**{len(kb.passages)}** 个段落 · 索引建于 {m.get('built_at', '?')} · "
-               f"嵌入模型 `{m.get('embed_model', '?')}`")
+    summary = (f"共 **{len(reports)}** 份报告、**{len(kb.passages)}** 个段落 · 索引建于 {m.built_at} · "
+               f"嵌入模型 `{m.embed_model}`")
     rows = [[r["title"], r["city"] or "—", r["year"] or "", f"{r['chars']:,}", r["passages"],
              r["source"] + ("（上传）" if r["uploaded"] else "")] for r in reports]
     choices = [(f"{r['title']}（{r['source']}）", r["doc_id"]) for r in reports]
@@ -283,7 +283,7 @@ def build_app(kb_dir: str | Path | None = None) -> gr.Blocks:
         lines = []
         if new:
             lines.append(f"已添加 {len(new)} 份报告：" + "、".join(f"《{d.title}》" for d in new)
-                         + f"（新嵌入 {kb.manifest.get('embedded_now', 0)} 条文本，用时 {time.perf_counter() - started:.1f} 秒）")
+                         + f"（新嵌入 {kb.manifest.embedded_now} 条文本，用时 {time.perf_counter() - started:.1f} 秒）")
         elif len(rejected) < len(paths):
             lines.append("文件已保存，但没有新增报告（内容可能与已有报告重复）。")
         if errors:
@@ -312,7 +312,7 @@ def build_app(kb_dir: str | Path | None = None) -> gr.Blocks:
             log.exception("rebuild failed")
             return (f"重建失败：{exc}", *_kb_views(root, cities))
         text = (f"索引已重建：{len(kb.documents)} 份报告、{len(kb.passages)} 个段落，"
-                f"新嵌入 {kb.manifest.get('embedded_now', 0)} 条文本，用时 {time.perf_counter() - started:.1f} 秒。")
+                f"新嵌入 {kb.manifest.embedded_now} 条文本，用时 {time.perf_counter() - started:.1f} 秒。")
         if errors:
             text += "\n\n以下文件无法读取，已跳过：\n" + _error_list(errors)
         return (text, *_kb_views(root, cities))

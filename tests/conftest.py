@@ -42,3 +42,14 @@ def kb_copy(tmp_path, small_kb_dir) -> Path:
     dest = tmp_path / "kb"
     shutil.copytree(small_kb_dir, dest, symlinks=True)
     return dest
+
+
+SLOW_FIXTURES = {"embedder", "small_kb_dir", "kb_copy"}  # the real model, a real index on disk
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that load the real model or build an index are `slow`; browser tests are too, so that
+    `pytest -m "not slow"` is the fast lane."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)
