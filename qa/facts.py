@@ -138,7 +138,7 @@ _NUM = r"(?<![\dA-Za-z.第前])(?P<num>\d+(?:,\d{3})*(?:\.\d+)?)(?![\d,]*\.?\d*(
 _BASE_UNITS = sorted(
     "个百分点 百分点 % 微克/立方米 微克每立方米 元 美元 吨 斤 亩 公顷 人次 人 户 家 个 天 项 件 所 座 名 张 台 "
     "公里 千米 米 平方米 平方公里 立方米 千瓦时 千瓦 度 套 辆 场次 次 场 篇 部 条 批 株 棵 头 只 剂次 份 盒 处 栋 "
-    "间 倍 标准箱 艘 架次 床 册 支 块 片 宗 单 例 对 窝 羽".split(),
+    "间 倍 标准箱 艘 架次 床 册 支 块 片 宗 单 例 对 窝 羽 微克".split(),
     key=len, reverse=True,
 )
 _VALUE_RE = re.compile(
@@ -162,7 +162,8 @@ _CONNECTIVE_WORDS = (
     "同口径 比上年 较上年 比去年 同比 全年 全市 累计 年均 预计 分别 总量 总额 规模 增长 增速 增幅 涨幅 上涨 下降 降低 减少 回落 增加 "
     "提高到 提高至 提升到 提升至 提高 提升 控制在 保持在 稳定在 保持 完成 实现 达到 突破 超过 接近 将近 力争 确保 争取 约 达 为 是 在 到 至 "
     "了 均 和 及 与 、 的 占比 比重 比例 水平 总水平 增 降 共 计 已 再 新增 净增 其中 绝对值 指数 总数 数量 保有量 认定 新认定 培育 名义 "
-    "不低于 不少于 不高于 不超过 低于 降幅收窄至 降幅收窄到 降幅收窄 降幅 稳居 位居 可比价 可比价格 按可比价格计算"
+    "不低于 不少于 不高于 不超过 低于 降幅收窄至 降幅收窄到 降幅收窄 降幅 稳居 位居 可比价 可比价格 按可比价格计算 "
+    "存量 历史性 首次 再次 每立方米 双双 都"
 ).split()
 _CONNECTIVES = re.compile(
     r"扣除[^，,；;]{0,16}?因素|连续\d+年|连续[一二三四五六七八九十]+年|"
@@ -174,7 +175,8 @@ _OPEN_BEFORE = re.compile(
     r"(?:全市|全县|全区|我市|本市|全年|完成|实现|达到|地方|全社会|全口径|其中|新增|净增|培育|引进|认定|新认定|累计|年均|"
     r"力争|确保|推动|推进|预计|争取|保持|同比|今年|去年|全体|以上|共|共有|总计|拥有|有|促进|带动|助推|全年共|"
     r"首次|合计|其|将|使|目标|目标是|年|末|年末|年底|当年|年内|主要|新|总|市|全部|新培育|新引进|净增加|增加|"
-    r"新登记|新设|登记|新注册|同口径|可比价|按可比价格计算|金融机构|人民币|用于|稳定|稳住|保障|带动全市|全市实现|落实|坚持)$"
+    r"新登记|新设|登记|新注册|同口径|可比价|按可比价格计算|金融机构|人民币|用于|稳定|稳住|保障|带动全市|全市实现|落实|坚持|"
+    r"自营|财政|收获|取得|力促|努力|推动实现|确保实现|投入)$"
 )
 _DENOMINATOR_PHRASE = re.compile(r"(?:仅|只)?占[^，,；;。]*$")  # 「占财政总支出84%」: the share's base
 _DENOMINATOR_BEFORE = re.compile(r"(?:占|高于|低于|快于|慢于|超出|比|较)(?:全市|全年|全省|全国|同期)?$")
@@ -251,7 +253,8 @@ def _sentence_period(text: str, a: int, b: int, period: str, year: int) -> str:
     opening = sentence[:12]
     if re.match(rf"\s*(?:{year - 1}年|去年|过去一年)", sentence):
         return str(year - 1)
-    if re.search(r"过去五年|五年来|五年间|五年累计|过去的五年|本届政府以来", sentence):
+    # 「过去五年,…」 is a multi-year figure; 「为五年来最多」 only compares.
+    if re.search(r"(?<![为是创居])(?:过去五年|五年来|五年间|五年累计|过去的五年|本届政府以来)(?!最|新高|之最)", sentence):
         return MULTI
     paragraph_start = text.rfind("\n", 0, a) + 1
     if period == str(year - 1) and re.search(r"过去五年|五年来|五年间|过去的五年", text[paragraph_start:paragraph_start + 30]):
@@ -278,6 +281,8 @@ def _find_values(s: str) -> list[_Value]:
             continue
         num = float(m.group("num").replace(",", ""))
         unit = (m.group("mult") or "") + (m.group("base") or "")
+        if unit == "微克" and s[:m.start()].endswith(("每立方米", "每立方米为")):
+            unit = "微克/立方米"  # 「PM2.5平均浓度为每立方米22微克」
         values.append(_Value(m.start(), end, m.start(), num, "%" if unit == "％" else unit, tuple(quals)))
     for m in _RANK_RE.finditer(s):
         n = _cn_number(m.group("n"))
@@ -354,7 +359,7 @@ def _sentence_facts(doc: Document, text: str, a: int, b: int, period: str, regis
             current = subject
             if subject not in subjects:
                 subjects.append(subject)
-        for v, name, subj in _assign(run, subject):
+        for v, name, subj in _assign(run, subject, clause):
             out.append((v, subj, name, clause))
         i += len(run)
     partial = bool(_PARTIAL_YEAR_RE.search(s))
@@ -391,12 +396,14 @@ def _recent_subjects(subjects: list[_Subject], n: int) -> list[_Subject] | None:
     return singles[-n:] if len(singles) >= n else None
 
 
-def _assign(run: list[_Value], subject: _Subject) -> list[tuple[_Value, str, _Subject]]:
+def _assign(run: list[_Value], subject: _Subject, clause: str) -> list[tuple[_Value, str, _Subject]]:
     n = len(subject.names)
     if n == 1:
         return [(v, subject.names[0], subject) for v in run]
     if n == len(run):
         return [(v, name, subject) for v, name in zip(run, subject.names)]
+    if len(run) == 1 and re.search(r"双双|均|都", clause + subject.context):
+        return [(run[0], name, subject) for name in subject.names]  # 「存贷款双双突破3万亿元」
     # 「城乡居民人均可支配收入增长5%」: one value for two indicators is neither of them.
     own = _Subject((subject.wording,), subject.wording, False, subject.context)
     return [(v, subject.wording, own) for v in run]
@@ -407,7 +414,7 @@ def _subject(s: str, clause_start: int, value: _Value, previous: _Value | None,
     """The indicator the value's clause names; None when the clause names nothing (inherit)."""
     clause = s[clause_start:value.start]
     names_of = _report_word_names(registry)
-    matches = [m for m in _report_word_re(registry).finditer(s, clause_start, value.start)
+    matches = [m for m in _find_wordings(s, clause_start, value.start, registry)
                if not _DENOMINATOR_BEFORE.search(s[clause_start:m.start()])]
     if value.rank:
         matches = [m for m in matches if len(_residual(s[m.end():value.lead])) <= 1]
@@ -448,6 +455,39 @@ def _subject(s: str, clause_start: int, value: _Value, previous: _Value | None,
     return _Subject(names, wording, True, between, pair=len(items) == 1 and len(names) == 2, citywide=citywide)
 
 
+def _find_wordings(s: str, lo: int, hi: int, registry: Registry) -> list[re.Match]:
+    """Registry wordings in s[lo:hi], none overlapping; of two overlapping ones the one that ends
+    later wins, since a Chinese compound ends with its head (「全社会研发投入强度」 is 研发投入强度)."""
+    pattern = _report_word_re(registry)
+    found = [_Wording(m.start(), m.end(), m.group(0)) for m in (pattern.match(s, i, hi) for i in range(lo, hi)) if m]
+    found.sort(key=lambda w: (-w.end(), w.start()))
+    chosen: list[_Wording] = []
+    for w in found:
+        overlapping = [c for c in chosen if w.start() < c.end() and w.end() > c.start()]
+        if not overlapping:
+            chosen.append(w)
+        else:  # 「外贸进出口额」: the earlier wording's start joins the one chosen
+            c = overlapping[0]
+            c.begin = min(c.begin, w.start())
+    return sorted(chosen, key=lambda w: w.start())
+
+
+@dataclass
+class _Wording:  # a registry wording found in a sentence; `key` names it in the registry
+    begin: int
+    stop: int
+    key: str
+
+    def start(self) -> int:
+        return self.begin
+
+    def end(self) -> int:
+        return self.stop
+
+    def group(self, _: int = 0) -> str:
+        return self.key
+
+
 def _residual(text: str, rank: bool = False) -> str:
     rest = _CONNECTIVES.sub("", text)
     if rank:
@@ -465,7 +505,7 @@ def _han_run_before(s: str, lo: int, pos: int) -> str:
 def _own_wording(clause: str) -> str:
     text = clause.strip(" 、,，和及与")
     text = re.sub(r"^(?:其中|全年|全市|同时|此外|一年来|我们|今年|去年|\d{4}年)+", "", text)
-    text = re.sub(r"(?:同比|比上年|较上年)?(?:完成|实现|达到|达|突破|超过|为|是|增长|下降|增加|减少|提高|提升|分别|均|总量|共|累计|约)+$", "", text)
+    text = re.sub(f"(?:{_CONNECTIVES.pattern})+$", "", text)
     return text.strip(" 、,，")[-16:]
 
 
@@ -485,7 +525,7 @@ def _following_subject(s: str, value: _Value, registry: Registry) -> _Subject | 
     if value.unit.lstrip("万亿千") not in _COUNT_UNITS or not _HAN_RE.match(s[value.end:value.end + 1]):
         return None
     m = _report_word_re(registry).match(s, value.end)
-    if m and len(_report_word_names(registry)[m.group(0).lower()]) == 1:
+    if m and len(_report_word_names(registry)[m.group(0).lower()]) == 1 and not _HAN_RE.match(s[m.end():m.end() + 1]):
         return _Subject(_report_word_names(registry)[m.group(0).lower()], m.group(0), True, "")
     noun = re.match(r"[^，,；;。：:、]{1,12}", s[value.end:])
     return _Subject((noun.group(0),), noun.group(0), False, "") if noun else None
