@@ -257,7 +257,7 @@ def _sentence_period(text: str, a: int, b: int, period: str, year: int) -> str:
     if re.search(r"(?<![为是创居])(?:过去五年|五年来|五年间|五年累计|过去的五年|本届政府以来)(?!最|新高|之最)", sentence):
         return MULTI
     paragraph_start = text.rfind("\n", 0, a) + 1
-    if period == str(year - 1) and re.search(r"过去五年|五年来|五年间|过去的五年", text[paragraph_start:paragraph_start + 30]):
+    if period == str(year - 1) and re.match(r"\s*(?:过去五年|五年来|五年间|过去的五年|本届政府)", text[paragraph_start:paragraph_start + 12]):
         return MULTI
     if period != str(year) and re.match(rf"\s*(?:{year}年|今年)", opening) and re.search(r"目标|力争|预期|计划", sentence):
         return str(year)
@@ -449,7 +449,7 @@ def _subject(s: str, clause_start: int, value: _Value, previous: _Value | None,
     names = tuple(n for m in items for n in names_of[m.group(0).lower()])
     wording = s[first.start():last.end()]
     if scoped:
-        own = run_before[-6:] + wording
+        own = re.sub(r"^(?:其中|全年|同时|此外)+", "", run_before[-6:]) + wording
         return _Subject((own,), own, False, between, scoped=True)
     citywide = bool(re.search(r"全市|全县|我市|本市" + (f"|{city_short}" if city_short else ""), run_before))
     return _Subject(names, wording, True, between, pair=len(items) == 1 and len(names) == 2, citywide=citywide)
@@ -603,7 +603,7 @@ def _qualifiers(s: str, v: _Value, clause: str) -> tuple[str, ...]:
     for word, q in _QUAL_BEFORE[1:5]:
         if word in near and q not in quals:
             quals.append(q)
-    if re.search(r"扣除[^，,；;。]{0,20}?因素", clause):
+    if re.search(r"扣除[^，,；;。]{0,20}?因素", clause) or re.match(r"\s*扣除[^，,；;。]{0,20}?因素", s):
         quals.append("扣除…因素")
     bound = _BOUND_BEFORE.search(before)
     if bound:
@@ -883,7 +883,7 @@ def _period_label(period: str) -> str:
 
 def render_value(f: Fact) -> str:
     """「增长4.3%」「2201.1亿元左右」「力争增长6%」: the value as a reader expects it."""
-    number = _num(f.value)
+    number = _num(f.value) + (f"—{_num(f.value_max)}" if f.value_max is not None else "")
     if f.kind == "growth":
         body = ("下降" if f.direction == "down" else "增长") + number + f.unit
     elif f.kind == "rank":
