@@ -372,8 +372,10 @@ def _run(s: str, values: list[_Value], i: int) -> list[_Value]:
     run = [values[i]]
     for v in values[i + 1:]:
         gap = s[run[-1].end:v.start].strip()
-        if v.rank or run[0].rank or not _JOINER_RE.match(gap):
+        if v.rank or run[0].rank or not _JOINER_RE.match(gap) or v.unit != run[-1].unit:
             break
+        if _HAN_RE.match(s[v.end:v.end + 1]) and s[v.end] not in "和及与":
+            break  # 「120家,30家企业获评…」: the next number counts a noun of its own
         run.append(v)
     # 「分别增长7%和8%左右」: the trailing qualifier is every value's.
     tail = [q for q in run[-1].qualifiers if q in ("左右", "以上", "以内")]

@@ -161,6 +161,13 @@ def test_past_five_years_and_annual_average_are_not_2022():
     assert values(facts, "地区生产总值", MULTI) == [6.1]
 
 
+def test_annual_average_alone_marks_a_multi_year_figure():
+    doc = report(REVIEW + "全市生产总值增长5%。近三年全市生产总值年均增长6.1%。")
+    facts = extract_facts(doc)
+    assert values(facts, "地区生产总值", "2022") == [5.0]
+    assert values(facts, "地区生产总值", MULTI) == [6.1]
+
+
 def test_decline_is_a_positive_value_with_direction_down():
     doc = report(PLAN + "单位地区生产总值能耗降低2%。进出口总额降幅收窄至9.6%。")
     facts = extract_facts(doc)
@@ -191,9 +198,10 @@ def test_threshold_before_a_noun_is_no_statistic():
 
 
 def test_count_before_its_noun_is_not_given_to_the_previous_indicator():
-    doc = report(REVIEW + "全市PM2.5平均浓度30微克/立方米,13个断面水质达标。")
+    doc = report(REVIEW + "全市PM2.5平均浓度30微克/立方米,13个断面水质达标。高新技术企业达到120家,30家企业获评省级专精特新。")
     facts = extract_facts(doc)
     assert [(f.value, f.unit) for f in headline(facts, "PM2.5平均浓度")] == [(30.0, "微克/立方米")]
+    assert values(facts, "高新技术企业", "2022") == [120.0]
 
 
 # ---------------------------------------------------------------- storage
