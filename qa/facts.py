@@ -810,6 +810,26 @@ def build_query(question: str, cities: tuple[str, ...], period: str | None = Non
                      detect_intent(question))
 
 
+def select_facts(facts: list[Fact], indicator: str | None = None, city: str | None = None,
+                 period: str | None = None, kind: str | None = None, headline_only: bool = True) -> list[Fact]:
+    """The facts that match; `indicator` may be any wording (「生产总值增速」 = 地区生产总值, growth),
+    `city` a full or short name (「铜川」). For `qa.facts(...)` and `python -m qa facts`."""
+    if indicator:
+        match = match_indicator(indicator)
+        if match is None:
+            raise ValueError(f"不认识的指标：{indicator}")
+        if kind is None and match.kind != load_registry().get(match.name).kinds[0]:
+            kind = match.kind  # the wording itself asked for a kind (增速, 占比)
+        indicator = match.name
+    short = re.sub(r"(?:市|县|区|州|盟|旗)$", "", city) if city else None
+    return [f for f in facts
+            if (not headline_only or f.headline)
+            and (indicator is None or f.indicator == indicator)
+            and (short is None or (f.city or "").startswith(short))
+            and (period is None or f.period == period)
+            and (kind is None or f.kind == kind)]
+
+
 class _Cites:
     def __init__(self) -> None:
         self.facts: list[Fact] = []

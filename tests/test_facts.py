@@ -10,7 +10,7 @@ import pytest
 
 from qa.facts import (
     MULTI, Fact, FactQuery, Intent, answer_from_facts, build_query, convert, delete_facts, detect_intent,
-    detect_period, extract_facts, load_registry, match_indicator, read_facts, render_value, write_facts,
+    detect_period, extract_facts, load_registry, match_indicator, read_facts, render_value, select_facts, write_facts,
 )
 from qa.ingest import read_file
 from qa.schema import Document
@@ -366,3 +366,10 @@ def test_two_reports_disagreeing_are_shown_side_by_side_as_a_conflict():
 def test_question_without_indicator_leaves_the_passage_answer():
     assert answer_from_facts(FactQuery(None, "amount", ("甲市",)), []) is None
     assert build_query("图书馆建设有什么新进展？", ("甲市",)) is None
+
+
+def test_selecting_facts_by_an_everyday_indicator_name_and_short_city(all_facts):
+    rows = select_facts(all_facts, indicator="生产总值增速", city="彬州", period="2022")
+    assert [(f.city, f.kind, f.value) for f in rows] == [("彬州市", "growth", 6.8)]
+    with pytest.raises(ValueError, match="不认识的指标"):
+        select_facts(all_facts, indicator="图书馆")
