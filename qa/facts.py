@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .chunking import chunk_document, split_sentences_zh
+from .chunking import chunk_document
+from .text import split_sentences
 from .schema import Document, Passage
 
 REGISTRY_FILE = Path(__file__).with_name("indicators.toml")
@@ -231,7 +232,7 @@ def extract_facts(document: Document, passages: list[Passage] | None = None) -> 
         head = passage.section.split(" > ")[0]
         if head != last_head:
             period, last_head = _section_period(head, period, year), head
-        for a, b in split_sentences_zh(text, passage.start, passage.end):
+        for a, b in split_sentences(text, passage.start, passage.end):
             sentence_period = _sentence_period(text, a, b, period, year)
             found, scoped = _sentence_facts(document, text, a, b, sentence_period, registry, scoped)
             facts.extend(found)
