@@ -694,6 +694,7 @@ def _question_words(registry: Registry) -> tuple[re.Pattern, dict[str, tuple[str
     return pattern, words
 
 
+_QUESTION_SCOPE_RE = re.compile(r"(?:人均|县域|县域经济|园区|高新区|开发区|新区|民间|制造业|工业|限上|限额以上|海洋|数字经济|跨境电商|全省|全国|全区|亩均)的?$")
 _ASK_RANK = re.compile(r"排第几|排名第几|第几位|第几名|位次|排在第几|位居第几|排多少")
 _ASK_GROWTH = re.compile(r"增速|增长率|增幅|涨幅|增长了?多少|涨了?多少|增长(?:得)?(?:最快|最慢|最高|最低|最多|最少|快|慢)|增长几|"
                          r"提高了?多少|下降了?多少|降了?多少|降低了?多少|增长情况|同比|增长百分之|增长幅度|涨多少|增长速度|速度")
@@ -710,6 +711,8 @@ def match_indicator(text: str) -> IndicatorMatch | None:
     if not matches:
         return None
     best = max(matches, key=lambda m: (len(m.group(0)), -m.start()))
+    if _QUESTION_SCOPE_RE.search(folded[:best.start()]):
+        return None  # 「人均GDP」「县域生产总值」「全省GDP」: not the city's headline figure
     name, implied = words[best.group(0)]
     ind = registry.get(name)
     kind = _asked_kind(folded, best, implied, ind)
@@ -764,6 +767,9 @@ def detect_period(text: str, report_year: int = 2023) -> str:
         return MULTI
     if re.search(rf"{report_year}年|今年|目标|计划|预期|打算|力争", text):
         return str(report_year)
+    other = re.search(r"((?:19|20)\d{2})年", text)
+    if other:
+        return other.group(1)  # a year no report reviews or plans: answered as not stated
     return str(report_year - 1)
 
 

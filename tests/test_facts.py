@@ -257,6 +257,11 @@ def test_question_without_an_indicator_matches_nothing():
     assert match_indicator("图书馆建设有什么新进展？") is None
 
 
+@pytest.mark.parametrize("question", ["彬州人均GDP是多少", "渭南县域生产总值多少", "全省GDP增速是多少", "工业投资增长多少"])
+def test_a_part_or_a_larger_area_is_not_the_citys_headline_indicator(question):
+    assert match_indicator(question) is None
+
+
 @pytest.mark.parametrize("question, intent", [
     ("珠海和河源社会消费品零售总额分别是多少？", Intent("compare")),
     ("三个城市里哪个粮食产量最高？", Intent("rank", "desc")),
@@ -273,6 +278,7 @@ def test_period_asked_defaults_to_the_reviewed_year():
     assert detect_period("铜川GDP是多少") == "2022"
     assert detect_period("今年GDP目标增速") == "2023"
     assert detect_period("过去五年年均增长多少") == MULTI
+    assert detect_period("2021年GDP是多少") == "2021"
 
 
 # ---------------------------------------------------------------- answers
