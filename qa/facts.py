@@ -12,7 +12,7 @@ import re
 import sqlite3
 import tomllib
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -348,6 +348,10 @@ def _sentence_facts(doc: Document, text: str, a: int, b: int, period: str, regis
                     i += len(run)
                     continue
             subject = current
+            if subject is not None and re.search(r"总量|总数|保有量|存量", clause) and subject.wording.startswith(("新", "净")):
+                # 「新增市场主体3.6万户、总量达到30.2万户」: the second is the total
+                stock = re.sub(r"^(?:新增|净增|新登记|新设|新培育|新认定|新引进|新上)", "", subject.wording) + "总量"
+                subject = replace(subject, wording=stock)
         if subject is None:
             i += len(run)
             continue
@@ -454,6 +458,9 @@ def _subject(s: str, clause_start: int, value: _Value, previous: _Value | None,
         own = re.sub(r"^(?:其中|全年|同时|此外)+", "", run_before[-6:]) + wording
         return _Subject((own,), own, False, between, scoped=True)
     citywide = bool(re.search(r"全市|全县|我市|本市" + (f"|{city_short}" if city_short else ""), run_before))
+    flow = re.search(r"(?:新增|净增|新登记|新设|新培育|新认定|新引进|新上)$", run_before)
+    if flow and not wording.startswith(("新", "净")):
+        wording = flow.group(0) + wording  # 「新登记市场主体」: a flow, not the stock
     return _Subject(names, wording, True, between, pair=len(items) == 1 and len(names) == 2, citywide=citywide)
 
 
@@ -864,9 +871,10 @@ def answer_from_facts(query: FactQuery, facts: list[Fact]) -> FactAnswer | None:
 
 
 def _city_facts(pool: list[Fact], city: str) -> list[Fact]:
-    """One fact per report (its first statement), for one city."""
+    """One fact per report, for one city: its first statement, a total before a new count
+    (「新增市场主体3.6万户、总量达到30.2万户」 answers 「市场主体有多少」 with the total)."""
     first: dict[str, Fact] = {}
-    for f in sorted(pool, key=lambda f: f.start):
+    for f in sorted(pool, key=lambda f: (bool(_shown_name(f, "")), f.start)):
         if f.city == city:
             first.setdefault(f.doc_id, f)
     return list(first.values())
@@ -945,7 +953,8 @@ def _single_answer(query: FactQuery, pool: list[Fact], facts: list[Fact]) -> Fac
     plan = query.period.isdigit() and int(query.period) == (f.report_year or 2023)
     verb = "的目标是" if plan else ("" if f.kind == "growth" else "为")
     rank = "排名" if f.kind == "rank" else ""
-    text = f"{city}{_period_label(query.period).removesuffix('目标')}{query.indicator}{rank}{verb}{render_value(f)}[{n}]。"
+    name = _shown_name(f, query.indicator)
+    text = f"{city}{_period_label(query.period).removesuffix('目标')}{name}{rank}{verb}{render_value(f)}[{n}]。"
     return FactAnswer(text, tuple(cites.facts), False, (FactRow(city, f.value, f.unit, f.qualifiers, n),))
 
 
@@ -1013,7 +1022,7 @@ def _compare_answer(query: FactQuery, pool: list[Fact], facts: list[Fact]) -> Fa
         else:
             f = found[0]
             n = cites.mark(f)
-            parts.append(f"{city}{render_value(f)}[{n}]")
+            parts.append(f"{city}{_flow(f)}{render_value(f)}[{n}]")
             rows.append(FactRow(city, f.value, f.unit, f.qualifiers, n))
     text = f"{_label(query)}：" + "；".join(parts) + "。"
     stated = [r for r in rows if r.value is not None]
@@ -1035,6 +1044,9 @@ def _rank_answer(query: FactQuery, pool: list[Fact], facts: list[Fact], whole_kb
             conflicts.append(tuple(found))
         else:
             stated.append(found[0])
+    flows = [f for f in stated if _shown_name(f, "")]
+    mixed = flows if 0 < len(flows) < len(stated) else []  # new counts do not rank against totals
+    stated = [f for f in stated if f not in mixed]
     unit, comparable, odd = _common_unit(stated)
     desc = query.intent.order != "asc"
     comparable.sort(key=lambda fv: fv[1], reverse=desc)
@@ -1059,6 +1071,8 @@ def _rank_answer(query: FactQuery, pool: list[Fact], facts: list[Fact], whole_kb
         head = f"{label}{order}" + (f"前{len(shown)}位" if whole_kb else "")
         lines.append(head + "：" + "；".join(
             f"{i}. {f.city} {_with_unit(f, unit)}[{cites.mark(f)}]" for i, (f, _) in enumerate(shown, 1)) + "。")
+    for f in mixed:
+        lines.append(f"{f.city}只给出了{f.wording}{render_value(f)}[{cites.mark(f)}]，是新增数，不是总量，未参与比较。")
     for f in odd:
         lines.append(f"{f.city}为{render_value(f)}[{cites.mark(f)}]，单位是{f.unit}，与{unit}之间没有确定的换算，未参与比较。")
     for group in conflicts:
@@ -1074,17 +1088,27 @@ def _rank_answer(query: FactQuery, pool: list[Fact], facts: list[Fact], whole_kb
     rows = tuple(
         [FactRow(f.city, f.value, f.unit, f.qualifiers, cites.mark(f)) for f, _ in shown]
         + [FactRow(f.city, f.value, f.unit, f.qualifiers, cites.mark(f), "单位无法换算") for f in odd]
+        + [FactRow(f.city, f.value, f.unit, f.qualifiers, cites.mark(f), "新增数，不是总量") for f in mixed]
         + [FactRow(f.city, f.value, f.unit, f.qualifiers, cites.mark(f), "两份报告不一致") for g in conflicts for f in g]
         + [FactRow(c, None, "", (), None, "报告未给出") for c in missing]
     )
     if not lines:
         lines.append(f"报告没有给出{'、'.join(cities)}的{label}。")
-    return FactAnswer("".join(lines), tuple(cites.facts), not comparable and not odd and not conflicts,
+    return FactAnswer("".join(lines), tuple(cites.facts), not comparable and not odd and not conflicts and not mixed,
                       rows, tuple(conflicts))
 
 
+def _shown_name(f: Fact, name: str) -> str:
+    """A count says whether it is new or the total: 「新增市场主体」 vs 「市场主体」."""
+    return f.wording if f.kind == "count" and f.wording.startswith(("新", "净")) else name
+
+
+def _flow(f: Fact) -> str:
+    return f.wording if _shown_name(f, "") else ""
+
+
 def _with_unit(f: Fact, unit: str) -> str:
-    text = render_value(f)
+    text = _flow(f) + render_value(f)
     if f.unit != unit and f.kind != "growth":
         converted = convert(signed_value(f), f.unit, unit)
         text += f"（合{_num(round(converted, 6))}{unit}）"

@@ -379,3 +379,14 @@ def test_selecting_facts_by_an_everyday_indicator_name_and_short_city(all_facts)
     assert [(f.city, f.kind, f.value) for f in rows] == [("彬州市", "growth", 6.8)]
     with pytest.raises(ValueError, match="不认识的指标"):
         select_facts(all_facts, indicator="图书馆")
+
+
+def test_a_total_answers_before_a_new_count_and_new_counts_do_not_rank_against_totals():
+    facts = (extract_facts(report(REVIEW + "新增市场主体3.6万户、总量达到30.2万户。", "甲市"))
+             + extract_facts(report(REVIEW + "市场主体总量达到21.91万户。", "乙市"))
+             + extract_facts(report(REVIEW + "新登记市场主体16.51万户。", "丙市")))
+    single = answer_from_facts(FactQuery("市场主体", "count", ("甲市",)), facts)
+    assert single.text == "甲市2022年市场主体为30.2万户[1]。"
+    ranked = answer_from_facts(FactQuery("市场主体", "count", ("甲市", "乙市", "丙市"), intent=Intent("rank")), facts)
+    assert ranked.text.startswith("三市中甲市最高：30.2万户[1]")
+    assert "丙市只给出了新登记市场主体16.51万户" in ranked.text and "不是总量" in ranked.text
