@@ -1035,18 +1035,7 @@ _CN_COUNT = {2: "两", 3: "三", 4: "四", 5: "五", 6: "六", 7: "七", 8: "八
 def _rank_answer(query: FactQuery, pool: list[Fact], facts: list[Fact], whole_kb: bool) -> FactAnswer:
     cities = query.cities or tuple(dict.fromkeys(f.city for f in pool if f.city))
     cites = _Cites()
-    stated, missing, conflicts = [], [], []
-    for city in cities:
-        found = _distinct(_city_facts(pool, city))
-        if not found:
-            missing.append(city)
-        elif len(found) > 1:
-            conflicts.append(tuple(found))
-        else:
-            stated.append(found[0])
-    flows = [f for f in stated if _shown_name(f, "")]
-    mixed = flows if 0 < len(flows) < len(stated) else []  # new counts do not rank against totals
-    stated = [f for f in stated if f not in mixed]
+    stated, missing, conflicts, mixed = _gather(pool, cities)
     unit, comparable, odd = _common_unit(stated)
     desc = query.intent.order != "asc"
     comparable.sort(key=lambda fv: fv[1], reverse=desc)
@@ -1071,13 +1060,7 @@ def _rank_answer(query: FactQuery, pool: list[Fact], facts: list[Fact], whole_kb
         head = f"{label}{order}" + (f"前{len(shown)}位" if whole_kb else "")
         lines.append(head + "：" + "；".join(
             f"{i}. {f.city} {_with_unit(f, unit)}[{cites.mark(f)}]" for i, (f, _) in enumerate(shown, 1)) + "。")
-    for f in mixed:
-        lines.append(f"{f.city}只给出了{f.wording}{render_value(f)}[{cites.mark(f)}]，是新增数，不是总量，未参与比较。")
-    for f in odd:
-        lines.append(f"{f.city}为{render_value(f)}[{cites.mark(f)}]，单位是{f.unit}，与{unit}之间没有确定的换算，未参与比较。")
-    for group in conflicts:
-        values = "、".join(f"《{f.doc_id}》{render_value(f)}[{cites.mark(f)}]" for f in group)
-        lines.append(f"{group[0].city}有两份报告数字不一致（{values}），未参与比较。")
+    lines += _left_out(mixed, odd, conflicts, unit, cites)
     if whole_kb:
         reports = {f.doc_id for f in facts}
         stating = {f.doc_id for f in pool}
@@ -1096,6 +1079,32 @@ def _rank_answer(query: FactQuery, pool: list[Fact], facts: list[Fact], whole_kb
         lines.append(f"报告没有给出{'、'.join(cities)}的{label}。")
     return FactAnswer("".join(lines), tuple(cites.facts), not comparable and not odd and not conflicts and not mixed,
                       rows, tuple(conflicts))
+
+
+def _gather(pool: list[Fact], cities: tuple[str, ...]) -> tuple[list[Fact], list[str], list[tuple[Fact, ...]], list[Fact]]:
+    """Per city: its value, or missing, or a conflict; new counts set apart when others are totals."""
+    stated, missing, conflicts = [], [], []
+    for city in cities:
+        found = _distinct(_city_facts(pool, city))
+        if not found:
+            missing.append(city)
+        elif len(found) > 1:
+            conflicts.append(tuple(found))
+        else:
+            stated.append(found[0])
+    flows = [f for f in stated if _shown_name(f, "")]
+    mixed = flows if 0 < len(flows) < len(stated) else []  # new counts do not rank against totals
+    return [f for f in stated if f not in mixed], missing, conflicts, mixed
+
+
+def _left_out(mixed: list[Fact], odd: list[Fact], conflicts: list[tuple[Fact, ...]], unit: str, cites: _Cites) -> list[str]:
+    """Why some stated values take no part in the comparison, each cited."""
+    lines = [f"{f.city}只给出了{f.wording}{render_value(f)}[{cites.mark(f)}]，是新增数，不是总量，未参与比较。" for f in mixed]
+    lines += [f"{f.city}为{render_value(f)}[{cites.mark(f)}]，单位是{f.unit}，与{unit}之间没有确定的换算，未参与比较。" for f in odd]
+    for group in conflicts:
+        values = "、".join(f"《{f.doc_id}》{render_value(f)}[{cites.mark(f)}]" for f in group)
+        lines.append(f"{group[0].city}有两份报告数字不一致（{values}），未参与比较。")
+    return lines
 
 
 def _shown_name(f: Fact, name: str) -> str:
