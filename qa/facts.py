@@ -146,6 +146,7 @@ _VALUE_RE = re.compile(
     + r")?(?P<approx2>余|多)?(?P<suffix>左右|以上|以内|以下|上下)?"
 )
 _RANGE_RE = re.compile(r"(?<![\d.])(?P<lo>\d+(?:\.\d+)?)(?P<u1>%)?[—–~～\-至到](?P<hi>\d+(?:\.\d+)?)")
+_NO_DIGIT_RE = re.compile(r"(?:突破|超过|超|迈上|跨上|迈入|跨越|达到|达)(万亿)元?(?![\u4e00-\u9fff]*级)")
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _RANK_RE = re.compile(
     r"(?:(?:位居|位列|排名|排在|排位|跃居|跃升至|跃进至|跃升|晋升至|晋位至|上升至|提升至|居|排|列|为)(?P<group>[^，,。；;、：:]{0,12}?)"
@@ -179,7 +180,7 @@ _OPEN_BEFORE = re.compile(
     r"自营|财政|收获|取得|力促|努力|推动实现|确保实现|投入)$"
 )
 _DENOMINATOR_PHRASE = re.compile(r"(?:仅|只)?占[^，,；;。]*$")  # 「占财政总支出84%」: the share's base
-_DENOMINATOR_BEFORE = re.compile(r"(?:占|高于|低于|快于|慢于|超出|比|较)(?:全市|全年|全省|全国|同期)?$")
+_DENOMINATOR_BEFORE = re.compile(r"(?:占|高于|低于|快于|慢于|超出|比|较)(?:全市|全年|全省|全国|同期|全体)?$")
 _HAN_RE = re.compile(r"[\u4e00-\u9fff]")
 # A figure of part of the year is not the year's: 「前三季度,全市实现地区生产总值1887.2亿元」.
 _PARTIAL_YEAR_RE = re.compile(r"前三季度|前三个季度|上半年|一季度|第一季度|前\d{1,2}个月|1[-—~至]\d{1,2}月|\d{1,2}月份")
@@ -292,6 +293,9 @@ def _find_values(s: str) -> list[_Value]:
         if any(v.start <= start < v.end for v in values):
             continue
         values.append(_Value(start, m.end(), start, float(n), "位", (), rank=True, lead=m.start()))
+    for m in _NO_DIGIT_RE.finditer(s):  # 「存贷款余额均突破万亿元」: one 万亿元, written without a digit
+        if not any(v.start <= m.start(1) < v.end for v in values):
+            values.append(_Value(m.start(1), m.end(), m.start(1), 1.0, "万亿元", ("超过",)))
     for m in _RANGE_RE.finditer(s):  # 「增长6.5—7%」: one value, from 6.5 to 7
         top = next((v for v in values if v.start == m.start("hi")), None)
         if top is not None and (not m.group("u1") or m.group("u1") == top.unit):

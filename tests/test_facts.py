@@ -125,7 +125,7 @@ def test_every_fact_span_shows_its_number_inside_its_sentence(docs, all_facts):
         assert f.sentence_start <= f.start < f.end <= f.sentence_end, f
         number = f"{f.value:g}".replace("e+", "")
         shown = text[f.start:f.end].translate({0xFF10 + i: 0x30 + i for i in range(10)}).replace(",", "")
-        assert number.split(".")[0] in shown or f.kind == "rank", (f, shown)
+        assert number.split(".")[0] in shown or f.kind == "rank" or shown.startswith("万亿"), (f, shown)
 
 
 # ---------------------------------------------------------------- extraction, edge cases
@@ -390,3 +390,11 @@ def test_a_total_answers_before_a_new_count_and_new_counts_do_not_rank_against_t
     ranked = answer_from_facts(FactQuery("市场主体", "count", ("甲市", "乙市", "丙市"), intent=Intent("rank")), facts)
     assert ranked.text.startswith("三市中甲市最高：30.2万户[1]")
     assert "丙市只给出了新登记市场主体16.51万户" in ranked.text and "不是总量" in ranked.text
+
+
+def test_ten_thousand_hundred_millions_written_without_a_digit_is_one():
+    doc = report(REVIEW + "金融机构存贷款余额均突破万亿元。")
+    facts = extract_facts(doc)
+    for name in ("金融机构本外币存款余额", "金融机构本外币贷款余额"):
+        [f] = headline(facts, name)
+        assert (f.value, f.unit, f.qualifiers) == (1.0, "万亿元", ("超过",))
