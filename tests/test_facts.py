@@ -398,3 +398,11 @@ def test_ten_thousand_hundred_millions_written_without_a_digit_is_one():
     for name in ("金融机构本外币存款余额", "金融机构本外币贷款余额"):
         [f] = headline(facts, name)
         assert (f.value, f.unit, f.qualifiers) == (1.0, "万亿元", ("超过",))
+
+
+def test_a_value_in_a_unit_the_indicator_is_never_stated_in_is_not_headline():
+    doc = report(REVIEW + "城镇新增就业4388人。全市常住人口城镇化率58%,常住人口增加到12.3万户。")
+    facts = extract_facts(doc)
+    assert values(facts, "城镇新增就业") == [4388.0]
+    assert values(facts, "常住人口") == []
+    assert [f for f in facts if f.value == 12.3 and not f.headline]
