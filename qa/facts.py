@@ -861,7 +861,8 @@ def answer_from_facts(query: FactQuery, facts: list[Fact]) -> FactAnswer | None:
     """A cited answer from the facts, or None when the question names no known indicator."""
     if not query.indicator or load_registry().get(query.indicator) is None:
         return None
-    pool = [f for f in facts if f.headline and f.indicator == query.indicator
+    # A rank (「增速排名全省第3位」) is kept under the canonical name but is no headline figure.
+    pool = [f for f in facts if (f.headline or query.kind == "rank") and f.indicator == query.indicator
             and f.period == query.period and f.kind == query.kind]
     if not query.cities:
         if query.intent.kind != "rank":
@@ -955,7 +956,7 @@ def _single_answer(query: FactQuery, pool: list[Fact], facts: list[Fact]) -> Fac
     f = found[0]
     n = cites.mark(f)
     plan = query.period.isdigit() and int(query.period) == (f.report_year or 2023)
-    verb = "的目标是" if plan else ("" if f.kind == "growth" else "为")
+    verb = "的目标是" if plan else ("" if f.kind in ("growth", "rank") else "为")
     rank = "排名" if f.kind == "rank" else ""
     name = _shown_name(f, query.indicator)
     text = f"{city}{_period_label(query.period).removesuffix('目标')}{name}{rank}{verb}{render_value(f)}[{n}]。"

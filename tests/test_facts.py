@@ -406,3 +406,10 @@ def test_a_value_in_a_unit_the_indicator_is_never_stated_in_is_not_headline():
     assert values(facts, "城镇新增就业") == [4388.0]
     assert values(facts, "常住人口") == []
     assert [f for f in facts if f.value == 12.3 and not f.headline]
+
+
+def test_a_rank_the_report_states_answers_a_rank_question(all_facts):
+    query = build_query("临沧2022年固定资产投资在全省排第几？", ("临沧市",))
+    assert query.kind == "rank"
+    answer = answer_from_facts(query, all_facts)
+    assert answer.text == "临沧市2022年固定资产投资排名第3位[1]。"
