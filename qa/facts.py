@@ -1017,8 +1017,9 @@ def _compare_answer(query: FactQuery, pool: list[Fact], facts: list[Fact]) -> Fa
     for city in query.cities:
         found = _distinct(_city_facts(pool, city))
         if not found:
-            parts.append(f"{city}报告未给出")
-            rows.append(FactRow(city, None, "", (), None, "报告未给出"))
+            note = "报告未给出" if any(f.city == city for f in facts) else "知识库中没有该市的报告"
+            parts.append(f"{city}{note}")
+            rows.append(FactRow(city, None, "", (), None, note))
         elif len(found) > 1:
             values = "、".join(f"《{f.doc_id}》{render_value(f)}[{cites.mark(f)}]" for f in found)
             parts.append(f"{city}两份报告不一致（{values}）")

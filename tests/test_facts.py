@@ -312,6 +312,8 @@ def test_several_cities_each_get_a_value_or_not_given(all_facts):
     assert "泸州市872.3亿元[2]" in answer.text
     assert [r.city for r in answer.rows] == ["临沧市", "高安市", "泸州市"]
     assert answer.rows[1].value is None and answer.rows[1].marker is None
+    unknown = answer_from_facts(FactQuery("社会消费品零售总额", "amount", ("临沧市", "丁市"), "2022", Intent("compare")), all_facts)
+    assert "丁市知识库中没有该市的报告" in unknown.text
 
 
 def test_ranking_states_the_conclusion_first_then_every_value_in_order(all_facts):
