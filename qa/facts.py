@@ -750,12 +750,13 @@ def _asked_kind(folded: str, best: re.Match, implied: str | None, ind: Indicator
     return asked if asked in ind.kinds else ind.kinds[0]
 
 
-_RANK_WORDS = re.compile(r"最高|最低|最多|最少|最大|最小|最快|最慢|最好|最差|最强|最弱|排名|排序|排行|从高到低|从低到高|由高到低|由低到高|"
+_RANK_WORDS = re.compile(r"最高|最低|最多|最少|最大|最小|最快|最慢|最好|最差|最强|最弱|排名|排个?序|排行|排一下|排一排|从高到低|从低到高|由高到低|由低到高|"
                          r"从大到小|从小到大|从多到少|从少到多|前[一二三四五六七八九十两\d]+(?:名|位|个|强)?|倒数|垫底|"
                          r"(?:哪个|哪一个|哪座|哪家|哪里|谁).{0,12}?(?:高|低|多|少|大|小|快|慢)|更高|更低|更多|更少|更大|更小|更快|更慢|较高|较低|top")
 _ASC_WORDS = re.compile(r"最低|最少|最小|最慢|最差|最弱|从低到高|由低到高|从小到大|从少到多|倒数|垫底|更低|更少|更小|更慢|较低|"
                         r"(?:哪个|哪一个|哪座|谁).{0,12}?(?:低|少|小|慢)")
-_COMPARE_WORDS = re.compile(r"分别|对比|比较|各(?:自|是|为|有)?多少|相比|差距|差多少|都是|各市|各个|比一比")
+_COMPARE_WORDS = re.compile(r"分别|对比|比较|各(?:自|是|为|有)?多少|相比|差距|差多少|都是|各市|各个|比一比|"
+                            r"(?:和|跟|与|同).{1,8}?比|比(?:怎么样|如何|起来)")
 _TOP_RE = re.compile(r"前([一二三四五六七八九十两\d]+)")
 
 
@@ -796,6 +797,7 @@ class FactQuery:
     cities: tuple[str, ...] = ()
     period: str = "2022"
     intent: Intent = Intent()
+    new: bool = False  # the question asks for a new count (「新增高新技术企业」), not the total
 
 
 @dataclass(frozen=True)
@@ -824,7 +826,12 @@ def build_query(question: str, cities: tuple[str, ...], period: str | None = Non
     if match is None:
         return None
     return FactQuery(match.name, match.kind, tuple(cities), period or detect_period(question, report_year),
-                     detect_intent(question))
+                     detect_intent(question), asks_new(question))
+
+
+def asks_new(question: str) -> bool:
+    """「新增高新技术企业最多」 asks for new counts; 「高新技术企业有多少」 for the total."""
+    return bool(re.search(r"新增|新设|新登记|净增|新培育|新认定|新引进|新上", question))
 
 
 def select_facts(facts: list[Fact], indicator: str | None = None, city: str | None = None,
@@ -875,11 +882,11 @@ def answer_from_facts(query: FactQuery, facts: list[Fact]) -> FactAnswer | None:
     return _single_answer(query, pool, facts)
 
 
-def _city_facts(pool: list[Fact], city: str) -> list[Fact]:
+def _city_facts(pool: list[Fact], city: str, new: bool = False) -> list[Fact]:
     """One fact per report, for one city: its first statement, a total before a new count
     (「新增市场主体3.6万户、总量达到30.2万户」 answers 「市场主体有多少」 with the total)."""
     first: dict[str, Fact] = {}
-    for f in sorted(pool, key=lambda f: (bool(_shown_name(f, "")), f.start)):
+    for f in sorted(pool, key=lambda f: (bool(_shown_name(f, "")) != new, f.start)):
         if f.city == city:
             first.setdefault(f.doc_id, f)
     return list(first.values())
@@ -945,7 +952,7 @@ def _num(x: float) -> str:
 def _single_answer(query: FactQuery, pool: list[Fact], facts: list[Fact]) -> FactAnswer:
     city = query.cities[0]
     cites = _Cites()
-    found = _distinct(_city_facts(pool, city))
+    found = _distinct(_city_facts(pool, city, query.new))
     if not found:
         return _absent_answer(query, city, facts)
     if len(found) > 1:
@@ -1015,7 +1022,7 @@ def _compare_answer(query: FactQuery, pool: list[Fact], facts: list[Fact]) -> Fa
     cites = _Cites()
     parts, rows, conflicts = [], [], []
     for city in query.cities:
-        found = _distinct(_city_facts(pool, city))
+        found = _distinct(_city_facts(pool, city, query.new))
         if not found:
             note = "报告未给出" if any(f.city == city for f in facts) else "知识库中没有该市的报告"
             parts.append(f"{city}{note}")
@@ -1041,7 +1048,7 @@ _CN_COUNT = {2: "两", 3: "三", 4: "四", 5: "五", 6: "六", 7: "七", 8: "八
 def _rank_answer(query: FactQuery, pool: list[Fact], facts: list[Fact], whole_kb: bool) -> FactAnswer:
     cities = query.cities or tuple(dict.fromkeys(f.city for f in pool if f.city))
     cites = _Cites()
-    stated, missing, conflicts, mixed = _gather(pool, cities)
+    stated, missing, conflicts, mixed = _gather(pool, cities, query.new)
     unit, comparable, odd = _common_unit(stated)
     desc = query.intent.order != "asc"
     comparable.sort(key=lambda fv: fv[1], reverse=desc)
@@ -1077,7 +1084,7 @@ def _rank_answer(query: FactQuery, pool: list[Fact], facts: list[Fact], whole_kb
     rows = tuple(
         [FactRow(f.city, f.value, f.unit, f.qualifiers, cites.mark(f)) for f, _ in shown]
         + [FactRow(f.city, f.value, f.unit, f.qualifiers, cites.mark(f), "单位无法换算") for f in odd]
-        + [FactRow(f.city, f.value, f.unit, f.qualifiers, cites.mark(f), "新增数，不是总量") for f in mixed]
+        + [FactRow(f.city, f.value, f.unit, f.qualifiers, cites.mark(f), "新增数与总量不可比") for f in mixed]
         + [FactRow(f.city, f.value, f.unit, f.qualifiers, cites.mark(f), "两份报告不一致") for g in conflicts for f in g]
         + [FactRow(c, None, "", (), None, "报告未给出") for c in missing]
     )
@@ -1087,25 +1094,26 @@ def _rank_answer(query: FactQuery, pool: list[Fact], facts: list[Fact], whole_kb
                       rows, tuple(conflicts))
 
 
-def _gather(pool: list[Fact], cities: tuple[str, ...]) -> tuple[list[Fact], list[str], list[tuple[Fact, ...]], list[Fact]]:
+def _gather(pool: list[Fact], cities: tuple[str, ...], new: bool) -> tuple[list[Fact], list[str], list[tuple[Fact, ...]], list[Fact]]:
     """Per city: its value, or missing, or a conflict; new counts set apart when others are totals."""
     stated, missing, conflicts = [], [], []
     for city in cities:
-        found = _distinct(_city_facts(pool, city))
+        found = _distinct(_city_facts(pool, city, new))
         if not found:
             missing.append(city)
         elif len(found) > 1:
             conflicts.append(tuple(found))
         else:
             stated.append(found[0])
-    flows = [f for f in stated if _shown_name(f, "")]
-    mixed = flows if 0 < len(flows) < len(stated) else []  # new counts do not rank against totals
+    others = [f for f in stated if bool(_shown_name(f, "")) != new]
+    mixed = others if 0 < len(others) < len(stated) else []  # new counts do not rank against totals
     return [f for f in stated if f not in mixed], missing, conflicts, mixed
 
 
 def _left_out(mixed: list[Fact], odd: list[Fact], conflicts: list[tuple[Fact, ...]], unit: str, cites: _Cites) -> list[str]:
     """Why some stated values take no part in the comparison, each cited."""
-    lines = [f"{f.city}只给出了{f.wording}{render_value(f)}[{cites.mark(f)}]，是新增数，不是总量，未参与比较。" for f in mixed]
+    lines = [f"{f.city}只给出了{f.wording}{render_value(f)}[{cites.mark(f)}]，"
+             + ("是新增数，不是总量" if _shown_name(f, "") else "是总量，不是新增数") + "，未参与比较。" for f in mixed]
     lines += [f"{f.city}为{render_value(f)}[{cites.mark(f)}]，单位是{f.unit}，与{unit}之间没有确定的换算，未参与比较。" for f in odd]
     for group in conflicts:
         values = "、".join(f"《{f.doc_id}》{render_value(f)}[{cites.mark(f)}]" for f in group)

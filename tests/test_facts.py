@@ -269,6 +269,8 @@ def test_a_part_or_a_larger_area_is_not_the_citys_headline_indicator(question):
     ("GDP增速排名前三的城市", Intent("rank", "desc", 3)),
     ("各市财政收入从低到高排一下", Intent("rank", "asc")),
     ("铜川GDP是多少", Intent("single")),
+    ("铜川GDP增速和宁波比怎么样", Intent("compare")),
+    ("各城市城镇化率排个序", Intent("rank", "desc")),
 ])
 def test_intent_of_comparison_and_ranking_questions(question, intent):
     assert detect_intent(question) == intent
@@ -415,3 +417,12 @@ def test_a_rank_the_report_states_answers_a_rank_question(all_facts):
     assert query.kind == "rank"
     answer = answer_from_facts(query, all_facts)
     assert answer.text == "临沧市2022年固定资产投资排名第3位[1]。"
+
+
+def test_a_question_about_new_counts_ranks_new_counts():
+    facts = (extract_facts(report(REVIEW + "新增市场主体3.6万户、总量达到30.2万户。", "甲市"))
+             + extract_facts(report(REVIEW + "新登记市场主体16.51万户。", "丙市")))
+    query = build_query("甲市和丙市2022年哪个新增市场主体最多", ("甲市", "丙市"))
+    assert query.new
+    answer = answer_from_facts(query, facts)
+    assert answer.text.startswith("两市中丙市最高：新登记市场主体16.51万户[1]")
