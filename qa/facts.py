@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from bisect import bisect_right
 import tomllib
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -220,22 +221,25 @@ class _Subject:  # what the values of a clause are about
 
 
 def extract_facts(document: Document, passages: list[Passage] | None = None) -> list[Fact]:
-    """Every statistic the document states, as facts; `passages` are chunk_document(document)."""
+    """Every statistic the document states, as facts; `passages` are chunk_document(document),
+    whose sections tell the year reviewed from the year planned."""
     registry = load_registry()
-    passages = passages if passages is not None else chunk_document(document)
+    passages = sorted(passages if passages is not None else chunk_document(document), key=lambda p: p.start)
+    starts = [p.start for p in passages]
     year = document.year or 2023
     text = _fold(document.text)
     facts: list[Fact] = []
     period, last_head = str(year - 1), None
     scoped = False  # 「园区规上企业工业总产值完成350.9亿元;工业增加值完成69.5亿元」: still the park's
-    for passage in sorted(passages, key=lambda p: p.start):
-        head = passage.section.split(" > ")[0]
+    # Whole sentences of the document: a passage may cut an over-long sentence, a fact must not.
+    for a, b in split_sentences_zh(text):
+        i = bisect_right(starts, a) - 1
+        head = passages[i].section.split(" > ")[0] if i >= 0 else ""
         if head != last_head:
             period, last_head = _section_period(head, period, year), head
-        for a, b in split_sentences_zh(text, passage.start, passage.end):
-            sentence_period = _sentence_period(text, a, b, period, year)
-            found, scoped = _sentence_facts(document, text, a, b, sentence_period, registry, scoped)
-            facts.extend(found)
+        sentence_period = _sentence_period(text, a, b, period, year)
+        found, scoped = _sentence_facts(document, text, a, b, sentence_period, registry, scoped)
+        facts.extend(found)
     return facts
 
 

@@ -426,3 +426,16 @@ def test_a_question_about_new_counts_ranks_new_counts():
     assert query.new
     answer = answer_from_facts(query, facts)
     assert answer.text.startswith("两市中丙市最高：新登记市场主体16.51万户[1]")
+
+
+def test_a_sentence_cut_between_two_passages_keeps_its_subject():
+    filler = "，".join(f"新建示范点{i}个" for i in range(10, 40))
+    sentence = filler + "，城乡居民人均可支配收入达到39529元和16183元，分别增长4.7%和6.6%。"
+    doc = report(REVIEW + sentence)
+    from qa.chunking import chunk_document
+    cut = [p.end for p in chunk_document(doc)][:-1]
+    growth_at = doc.text.index("分别增长")
+    assert any(doc.text.index("城乡居民") < c <= growth_at for c in cut)  # the chunker does cut there
+    facts = extract_facts(doc)
+    assert values(facts, "城镇居民人均可支配收入", "2022", "growth") == [4.7]
+    assert values(facts, "农村居民人均可支配收入", "2022", "growth") == [6.6]
