@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from bisect import bisect_right
 import tomllib
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -147,6 +148,7 @@ _VALUE_RE = re.compile(
     + r")?(?P<approx2>余|多)?(?P<suffix>左右|以上|以内|以下|上下)?"
 )
 _RANGE_RE = re.compile(r"(?<![\d.])(?P<lo>\d+(?:\.\d+)?)(?P<u1>%)?[—–~～\-至到](?P<hi>\d+(?:\.\d+)?)")
+_NO_DIGIT_RE = re.compile(r"(?:突破|超过|超|迈上|跨上|迈入|跨越|达到|达)(万亿)元?(?![\u4e00-\u9fff]*级)")
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _RANK_RE = re.compile(
     r"(?:(?:位居|位列|排名|排在|排位|跃居|跃升至|跃进至|跃升|晋升至|晋位至|上升至|提升至|居|排|列|为)(?P<group>[^，,。；;、：:]{0,12}?)"
@@ -180,7 +182,7 @@ _OPEN_BEFORE = re.compile(
     r"自营|财政|收获|取得|力促|努力|推动实现|确保实现|投入)$"
 )
 _DENOMINATOR_PHRASE = re.compile(r"(?:仅|只)?占[^，,；;。]*$")  # 「占财政总支出84%」: the share's base
-_DENOMINATOR_BEFORE = re.compile(r"(?:占|高于|低于|快于|慢于|超出|比|较)(?:全市|全年|全省|全国|同期)?$")
+_DENOMINATOR_BEFORE = re.compile(r"(?:占|高于|低于|快于|慢于|超出|比|较)(?:全市|全年|全省|全国|同期|全体)?$")
 _HAN_RE = re.compile(r"[\u4e00-\u9fff]")
 # A figure of part of the year is not the year's: 「前三季度,全市实现地区生产总值1887.2亿元」.
 _PARTIAL_YEAR_RE = re.compile(r"前三季度|前三个季度|上半年|一季度|第一季度|前\d{1,2}个月|1[-—~至]\d{1,2}月|\d{1,2}月份")
@@ -220,22 +222,25 @@ class _Subject:  # what the values of a clause are about
 
 
 def extract_facts(document: Document, passages: list[Passage] | None = None) -> list[Fact]:
-    """Every statistic the document states, as facts; `passages` are chunk_document(document)."""
+    """Every statistic the document states, as facts; `passages` are chunk_document(document),
+    whose sections tell the year reviewed from the year planned."""
     registry = load_registry()
-    passages = passages if passages is not None else chunk_document(document)
+    passages = sorted(passages if passages is not None else chunk_document(document), key=lambda p: p.start)
+    starts = [p.start for p in passages]
     year = document.year or 2023
     text = _fold(document.text)
     facts: list[Fact] = []
     period, last_head = str(year - 1), None
     scoped = False  # 「园区规上企业工业总产值完成350.9亿元;工业增加值完成69.5亿元」: still the park's
-    for passage in sorted(passages, key=lambda p: p.start):
-        head = passage.section.split(" > ")[0]
+    # Whole sentences of the document: a passage may cut an over-long sentence, a fact must not.
+    for a, b in split_sentences(text):
+        i = bisect_right(starts, a) - 1
+        head = passages[i].section.split(" > ")[0] if i >= 0 else ""
         if head != last_head:
             period, last_head = _section_period(head, period, year), head
-        for a, b in split_sentences(text, passage.start, passage.end):
-            sentence_period = _sentence_period(text, a, b, period, year)
-            found, scoped = _sentence_facts(document, text, a, b, sentence_period, registry, scoped)
-            facts.extend(found)
+        sentence_period = _sentence_period(text, a, b, period, year)
+        found, scoped = _sentence_facts(document, text, a, b, sentence_period, registry, scoped)
+        facts.extend(found)
     return facts
 
 
@@ -293,6 +298,9 @@ def _find_values(s: str) -> list[_Value]:
         if any(v.start <= start < v.end for v in values):
             continue
         values.append(_Value(start, m.end(), start, float(n), "位", (), rank=True, lead=m.start()))
+    for m in _NO_DIGIT_RE.finditer(s):  # 「存贷款余额均突破万亿元」: one 万亿元, written without a digit
+        if not any(v.start <= m.start(1) < v.end for v in values):
+            values.append(_Value(m.start(1), m.end(), m.start(1), 1.0, "万亿元", ("超过",)))
     for m in _RANGE_RE.finditer(s):  # 「增长6.5—7%」: one value, from 6.5 to 7
         top = next((v for v in values if v.start == m.start("hi")), None)
         if top is not None and (not m.group("u1") or m.group("u1") == top.unit):
@@ -349,6 +357,10 @@ def _sentence_facts(doc: Document, text: str, a: int, b: int, period: str, regis
                     i += len(run)
                     continue
             subject = current
+            if subject is not None and re.search(r"总量|总数|保有量|存量", clause) and subject.wording.startswith(("新", "净")):
+                # 「新增市场主体3.6万户、总量达到30.2万户」: the second is the total
+                stock = re.sub(r"^(?:新增|净增|新登记|新设|新培育|新认定|新引进|新上)", "", subject.wording) + "总量"
+                subject = replace(subject, wording=stock)
         if subject is None:
             i += len(run)
             continue
@@ -455,6 +467,9 @@ def _subject(s: str, clause_start: int, value: _Value, previous: _Value | None,
         own = re.sub(r"^(?:其中|全年|同时|此外)+", "", run_before[-6:]) + wording
         return _Subject((own,), own, False, between, scoped=True)
     citywide = bool(re.search(r"全市|全县|我市|本市" + (f"|{city_short}" if city_short else ""), run_before))
+    flow = re.search(r"(?:新增|净增|新登记|新设|新培育|新认定|新引进|新上)$", run_before)
+    if flow and not wording.startswith(("新", "净")):
+        wording = flow.group(0) + wording  # 「新登记市场主体」: a flow, not the stock
     return _Subject(names, wording, True, between, pair=len(items) == 1 and len(names) == 2, citywide=citywide)
 
 
@@ -695,6 +710,7 @@ def _question_words(registry: Registry) -> tuple[re.Pattern, dict[str, tuple[str
     return pattern, words
 
 
+_QUESTION_SCOPE_RE = re.compile(r"(?:人均|县域|县域经济|园区|高新区|开发区|新区|民间|制造业|工业|限上|限额以上|海洋|数字经济|跨境电商|全省|全国|全区|亩均)的?$")
 _ASK_RANK = re.compile(r"排第几|排名第几|第几位|第几名|位次|排在第几|位居第几|排多少")
 _ASK_GROWTH = re.compile(r"增速|增长率|增幅|涨幅|增长目标|增长预期|预期增长|增长了?多少|涨了?多少|增长(?:得)?(?:最快|最慢|最高|最低|最多|最少|快|慢)|增长几|"
                          r"提高了?多少|下降了?多少|降了?多少|降低了?多少|增长情况|同比|增长百分之|增长幅度|涨多少|增长速度|速度")
@@ -711,6 +727,8 @@ def match_indicator(text: str) -> IndicatorMatch | None:
     if not matches:
         return None
     best = max(matches, key=lambda m: (len(m.group(0)), -m.start()))
+    if _QUESTION_SCOPE_RE.search(folded[:best.start()]):
+        return None  # 「人均GDP」「县域生产总值」「全省GDP」: not the city's headline figure
     name, implied = words[best.group(0)]
     ind = registry.get(name)
     kind = _asked_kind(folded, best, implied, ind)
@@ -737,12 +755,13 @@ def _asked_kind(folded: str, best: re.Match, implied: str | None, ind: Indicator
     return asked if asked in ind.kinds else ind.kinds[0]
 
 
-_RANK_WORDS = re.compile(r"最高|最低|最多|最少|最大|最小|最快|最慢|最好|最差|最强|最弱|排名|排序|排行|从高到低|从低到高|由高到低|由低到高|"
+_RANK_WORDS = re.compile(r"最高|最低|最多|最少|最大|最小|最快|最慢|最好|最差|最强|最弱|排名|排个?序|排行|排一下|排一排|从高到低|从低到高|由高到低|由低到高|"
                          r"从大到小|从小到大|从多到少|从少到多|前[一二三四五六七八九十两\d]+(?:名|位|个|强)?|倒数|垫底|"
                          r"(?:哪个|哪一个|哪座|哪家|哪里|谁).{0,12}?(?:高|低|多|少|大|小|快|慢)|更高|更低|更多|更少|更大|更小|更快|更慢|较高|较低|top")
 _ASC_WORDS = re.compile(r"最低|最少|最小|最慢|最差|最弱|从低到高|由低到高|从小到大|从少到多|倒数|垫底|更低|更少|更小|更慢|较低|"
                         r"(?:哪个|哪一个|哪座|谁).{0,12}?(?:低|少|小|慢)")
-_COMPARE_WORDS = re.compile(r"分别|对比|比较|各(?:自|是|为|有)?多少|相比|差距|差多少|都是|各市|各个|比一比")
+_COMPARE_WORDS = re.compile(r"分别|对比|比较|各(?:自|是|为|有)?多少|相比|差距|差多少|都是|各市|各个|比一比|"
+                            r"(?:和|跟|与|同).{1,8}?比|比(?:怎么样|如何|起来)")
 _TOP_RE = re.compile(r"前([一二三四五六七八九十两\d]+)")
 
 
@@ -765,6 +784,9 @@ def detect_period(text: str, report_year: int = 2023) -> str:
         return MULTI
     if re.search(rf"{report_year}年|今年|目标|计划|预期|打算|力争", text):
         return str(report_year)
+    other = re.search(r"((?:19|20)\d{2})年", text)
+    if other:
+        return other.group(1)  # a year no report reviews or plans: answered as not stated
     return str(report_year - 1)
 
 
@@ -780,6 +802,7 @@ class FactQuery:
     cities: tuple[str, ...] = ()
     period: str = "2022"
     intent: Intent = Intent()
+    new: bool = False  # the question asks for a new count (「新增高新技术企业」), not the total
 
 
 @dataclass(frozen=True)
@@ -808,7 +831,12 @@ def build_query(question: str, cities: tuple[str, ...], period: str | None = Non
     if match is None:
         return None
     return FactQuery(match.name, match.kind, tuple(cities), period or detect_period(question, report_year),
-                     detect_intent(question))
+                     detect_intent(question), asks_new(question))
+
+
+def asks_new(question: str) -> bool:
+    """「新增高新技术企业最多」 asks for new counts; 「高新技术企业有多少」 for the total."""
+    return bool(re.search(r"新增|新设|新登记|净增|新培育|新认定|新引进|新上", question))
 
 
 def select_facts(facts: list[Fact], indicator: str | None = None, city: str | None = None,
@@ -845,7 +873,8 @@ def answer_from_facts(query: FactQuery, facts: list[Fact]) -> FactAnswer | None:
     """A cited answer from the facts, or None when the question names no known indicator."""
     if not query.indicator or load_registry().get(query.indicator) is None:
         return None
-    pool = [f for f in facts if f.headline and f.indicator == query.indicator
+    # A rank (「增速排名全省第3位」) is kept under the canonical name but is no headline figure.
+    pool = [f for f in facts if (f.headline or query.kind == "rank") and f.indicator == query.indicator
             and f.period == query.period and f.kind == query.kind]
     if not query.cities:
         if query.intent.kind != "rank":
@@ -858,10 +887,11 @@ def answer_from_facts(query: FactQuery, facts: list[Fact]) -> FactAnswer | None:
     return _single_answer(query, pool, facts)
 
 
-def _city_facts(pool: list[Fact], city: str) -> list[Fact]:
-    """One fact per report (its first statement), for one city."""
+def _city_facts(pool: list[Fact], city: str, new: bool = False) -> list[Fact]:
+    """One fact per report, for one city: its first statement, a total before a new count
+    (「新增市场主体3.6万户、总量达到30.2万户」 answers 「市场主体有多少」 with the total)."""
     first: dict[str, Fact] = {}
-    for f in sorted(pool, key=lambda f: f.start):
+    for f in sorted(pool, key=lambda f: (bool(_shown_name(f, "")) != new, f.start)):
         if f.city == city:
             first.setdefault(f.doc_id, f)
     return list(first.values())
@@ -927,7 +957,7 @@ def _num(x: float) -> str:
 def _single_answer(query: FactQuery, pool: list[Fact], facts: list[Fact]) -> FactAnswer:
     city = query.cities[0]
     cites = _Cites()
-    found = _distinct(_city_facts(pool, city))
+    found = _distinct(_city_facts(pool, city, query.new))
     if not found:
         return _absent_answer(query, city, facts)
     if len(found) > 1:
@@ -938,9 +968,10 @@ def _single_answer(query: FactQuery, pool: list[Fact], facts: list[Fact]) -> Fac
     f = found[0]
     n = cites.mark(f)
     plan = query.period.isdigit() and int(query.period) == (f.report_year or 2023)
-    verb = "的目标是" if plan else ("" if f.kind == "growth" else "为")
+    verb = "的目标是" if plan else ("" if f.kind in ("growth", "rank") else "为")
     rank = "排名" if f.kind == "rank" else ""
-    text = f"{city}{_period_label(query.period).removesuffix('目标')}{query.indicator}{rank}{verb}{render_value(f)}[{n}]。"
+    name = _shown_name(f, query.indicator)
+    text = f"{city}{_period_label(query.period).removesuffix('目标')}{name}{rank}{verb}{render_value(f)}[{n}]。"
     return FactAnswer(text, tuple(cites.facts), False, (FactRow(city, f.value, f.unit, f.qualifiers, n),))
 
 
@@ -996,10 +1027,11 @@ def _compare_answer(query: FactQuery, pool: list[Fact], facts: list[Fact]) -> Fa
     cites = _Cites()
     parts, rows, conflicts = [], [], []
     for city in query.cities:
-        found = _distinct(_city_facts(pool, city))
+        found = _distinct(_city_facts(pool, city, query.new))
         if not found:
-            parts.append(f"{city}报告未给出")
-            rows.append(FactRow(city, None, "", (), None, "报告未给出"))
+            note = "报告未给出" if any(f.city == city for f in facts) else "知识库中没有该市的报告"
+            parts.append(f"{city}{note}")
+            rows.append(FactRow(city, None, "", (), None, note))
         elif len(found) > 1:
             values = "、".join(f"《{f.doc_id}》{render_value(f)}[{cites.mark(f)}]" for f in found)
             parts.append(f"{city}两份报告不一致（{values}）")
@@ -1008,7 +1040,7 @@ def _compare_answer(query: FactQuery, pool: list[Fact], facts: list[Fact]) -> Fa
         else:
             f = found[0]
             n = cites.mark(f)
-            parts.append(f"{city}{render_value(f)}[{n}]")
+            parts.append(f"{city}{_flow(f)}{render_value(f)}[{n}]")
             rows.append(FactRow(city, f.value, f.unit, f.qualifiers, n))
     text = f"{_label(query)}：" + "；".join(parts) + "。"
     stated = [r for r in rows if r.value is not None]
@@ -1021,15 +1053,7 @@ _CN_COUNT = {2: "两", 3: "三", 4: "四", 5: "五", 6: "六", 7: "七", 8: "八
 def _rank_answer(query: FactQuery, pool: list[Fact], facts: list[Fact], whole_kb: bool) -> FactAnswer:
     cities = query.cities or tuple(dict.fromkeys(f.city for f in pool if f.city))
     cites = _Cites()
-    stated, missing, conflicts = [], [], []
-    for city in cities:
-        found = _distinct(_city_facts(pool, city))
-        if not found:
-            missing.append(city)
-        elif len(found) > 1:
-            conflicts.append(tuple(found))
-        else:
-            stated.append(found[0])
+    stated, missing, conflicts, mixed = _gather(pool, cities, query.new)
     unit, comparable, odd = _common_unit(stated)
     desc = query.intent.order != "asc"
     comparable.sort(key=lambda fv: fv[1], reverse=desc)
@@ -1054,11 +1078,7 @@ def _rank_answer(query: FactQuery, pool: list[Fact], facts: list[Fact], whole_kb
         head = f"{label}{order}" + (f"前{len(shown)}位" if whole_kb else "")
         lines.append(head + "：" + "；".join(
             f"{i}. {f.city} {_with_unit(f, unit)}[{cites.mark(f)}]" for i, (f, _) in enumerate(shown, 1)) + "。")
-    for f in odd:
-        lines.append(f"{f.city}为{render_value(f)}[{cites.mark(f)}]，单位是{f.unit}，与{unit}之间没有确定的换算，未参与比较。")
-    for group in conflicts:
-        values = "、".join(f"《{f.doc_id}》{render_value(f)}[{cites.mark(f)}]" for f in group)
-        lines.append(f"{group[0].city}有两份报告数字不一致（{values}），未参与比较。")
+    lines += _left_out(mixed, odd, conflicts, unit, cites)
     if whole_kb:
         reports = {f.doc_id for f in facts}
         stating = {f.doc_id for f in pool}
@@ -1069,17 +1089,54 @@ def _rank_answer(query: FactQuery, pool: list[Fact], facts: list[Fact], whole_kb
     rows = tuple(
         [FactRow(f.city, f.value, f.unit, f.qualifiers, cites.mark(f)) for f, _ in shown]
         + [FactRow(f.city, f.value, f.unit, f.qualifiers, cites.mark(f), "单位无法换算") for f in odd]
+        + [FactRow(f.city, f.value, f.unit, f.qualifiers, cites.mark(f), "新增数与总量不可比") for f in mixed]
         + [FactRow(f.city, f.value, f.unit, f.qualifiers, cites.mark(f), "两份报告不一致") for g in conflicts for f in g]
         + [FactRow(c, None, "", (), None, "报告未给出") for c in missing]
     )
     if not lines:
         lines.append(f"报告没有给出{'、'.join(cities)}的{label}。")
-    return FactAnswer("".join(lines), tuple(cites.facts), not comparable and not odd and not conflicts,
+    return FactAnswer("".join(lines), tuple(cites.facts), not comparable and not odd and not conflicts and not mixed,
                       rows, tuple(conflicts))
 
 
+def _gather(pool: list[Fact], cities: tuple[str, ...], new: bool) -> tuple[list[Fact], list[str], list[tuple[Fact, ...]], list[Fact]]:
+    """Per city: its value, or missing, or a conflict; new counts set apart when others are totals."""
+    stated, missing, conflicts = [], [], []
+    for city in cities:
+        found = _distinct(_city_facts(pool, city, new))
+        if not found:
+            missing.append(city)
+        elif len(found) > 1:
+            conflicts.append(tuple(found))
+        else:
+            stated.append(found[0])
+    others = [f for f in stated if bool(_shown_name(f, "")) != new]
+    mixed = others if 0 < len(others) < len(stated) else []  # new counts do not rank against totals
+    return [f for f in stated if f not in mixed], missing, conflicts, mixed
+
+
+def _left_out(mixed: list[Fact], odd: list[Fact], conflicts: list[tuple[Fact, ...]], unit: str, cites: _Cites) -> list[str]:
+    """Why some stated values take no part in the comparison, each cited."""
+    lines = [f"{f.city}只给出了{f.wording}{render_value(f)}[{cites.mark(f)}]，"
+             + ("是新增数，不是总量" if _shown_name(f, "") else "是总量，不是新增数") + "，未参与比较。" for f in mixed]
+    lines += [f"{f.city}为{render_value(f)}[{cites.mark(f)}]，单位是{f.unit}，与{unit}之间没有确定的换算，未参与比较。" for f in odd]
+    for group in conflicts:
+        values = "、".join(f"《{f.doc_id}》{render_value(f)}[{cites.mark(f)}]" for f in group)
+        lines.append(f"{group[0].city}有两份报告数字不一致（{values}），未参与比较。")
+    return lines
+
+
+def _shown_name(f: Fact, name: str) -> str:
+    """A count says whether it is new or the total: 「新增市场主体」 vs 「市场主体」."""
+    return f.wording if f.kind == "count" and f.wording.startswith(("新", "净")) else name
+
+
+def _flow(f: Fact) -> str:
+    return f.wording if _shown_name(f, "") else ""
+
+
 def _with_unit(f: Fact, unit: str) -> str:
-    text = render_value(f)
+    text = _flow(f) + render_value(f)
     if f.unit != unit and f.kind != "growth":
         converted = convert(signed_value(f), f.unit, unit)
         text += f"（合{_num(round(converted, 6))}{unit}）"
