@@ -2,11 +2,13 @@
 
 Data flows file -> answer through `qa.pipeline` (read it first):
 ingest (files -> Documents) -> chunking (-> Passages) -> index (FAISS + BM25 + SQLite on disk)
--> query (cities, years, synonyms) -> retrieve (hybrid, report-aware) -> answer (cited).
+-> query (one Question record) -> retrieve (hybrid, report-aware) -> answer (cited spans; facts for statistics).
 """
 from .answer import ask, ask_stream
 from .langchain import as_retriever
-from .pipeline import open_kb, retrieve
-from .schema import Answer, Document, Passage
+from .facts import Fact
+from .pipeline import facts, open_kb, retrieve
+from .schema import Answer, Citation, Document, Passage
 
-__all__ = ["Answer", "Document", "Passage", "as_retriever", "ask", "ask_stream", "open_kb", "retrieve"]
+__all__ = ["Answer", "Citation", "Document", "Fact", "Passage", "as_retriever", "ask", "ask_stream", "facts", "open_kb",
+           "retrieve"]

@@ -18,6 +18,7 @@ from .config import AnswerConfig, Config, from_env
 from .conversation import rewrite_followup
 from .errors import ConfigError
 from .extract import Span, answer_spans, display_span, paraphrased_figure_span, score_sentences
+from .facts import FactAnswer, FactQuery, answer_from_facts, load_registry
 from .pipeline import get_embedder, open_kb
 from .query import Question, analyze, check_question
 from .retrieval import search, to_passages, word_standout
@@ -111,6 +112,51 @@ def extractive_answer(e: Evidence, cfg: AnswerConfig = AnswerConfig()) -> Answer
     return Answer(text=text, citations=citations, question=q.text, mode="extractive", note=note)
 
 
+def fact_answer(q: Question, kb, from_passages: Answer) -> Answer | None:
+    """The answer from the reports' facts table, when the question asks for a headline statistic
+    and the facts decide better than sentence matching: several cities, a ranking, a figure the
+    passages miss, or one the report does not state while the passage answer quotes another
+    statistic (said so, with what the report does state nearby). Otherwise the passage answer
+    stands: it already states the figure, or answers something the extractor does not cover."""
+    asks_figure = q.asks_quantity or q.asks_number or q.intent.kind != "single"
+    if q.indicator is None or q.unknown_places or not asks_figure:
+        return None
+    found = answer_from_facts(FactQuery(q.indicator, q.value_kind, q.scope, q.period, q.intent), kb.facts)
+    if found is None:
+        return None
+    if len(q.scope) == 1 and not from_passages.refused:
+        quoted = "".join(t for c in from_passages.citations for t in c.quoted())
+        if found.refused and not _quotes_another_statistic(quoted, q.indicator):
+            return None
+        stated = (kb.documents[f.doc_id].text[f.start : f.end] for f in found.facts)  # as the report writes it
+        if not found.refused and all(value in from_passages.text for value in stated):
+            return None
+    return _with_citations(q, found, kb, from_passages)
+
+
+def _quotes_another_statistic(quoted: str, indicator: str) -> bool:
+    """Does the passage answer quote a figure of another headline statistic, and none of the one
+    asked (「粮食种植面积21.84万亩」 for 粮食总产量)? Then it answers a question not asked."""
+    registry = load_registry()
+    has = lambda name: any(w in quoted for w in registry.get(name).wordings)  # noqa: E731
+    return any(ch.isdigit() for ch in quoted) and not has(indicator) and any(
+        has(i.name) for i in registry.indicators if i.name != indicator)
+
+
+def _with_citations(q: Question, found: FactAnswer, kb, from_passages: Answer) -> Answer:
+    """A facts answer as an Answer: each cited fact's sentence is the span of its passage."""
+    citations = []
+    for f in found.facts:
+        passage = kb.passage_at(f.doc_id, f.sentence_start)
+        citations.append(Citation(passage, ((f.sentence_start, min(f.sentence_end, passage.end)),)))
+    rows = [{"city": r.city, "value": r.value, "unit": r.unit, "qualifiers": list(r.qualifiers), "marker": r.marker,
+             "note": r.note} for r in found.rows]
+    # A refusal cites what the report does state nearby (「报告给出了粮食种植面积21.84万亩[1]」), and
+    # shows the closest passages when it states nothing nearby.
+    related = (from_passages.related or [c.passage for c in from_passages.citations]) if found.refused and not citations else []
+    return Answer(found.text, citations, refused=found.refused, related=related, question=q.text, mode="facts", rows=rows)
+
+
 def gather(text: str, k: int, city, kb, embedder, config: Config) -> Evidence:
     """Analyse a standalone question once, retrieve its k passages and their sentence signals."""
     q = analyze(text, kb.cities, kb.default_year, kb.uses, [city] if isinstance(city, str) else city)
@@ -161,6 +207,7 @@ def ask_stream(question: str, history: History | None = None, k: int | None = No
         standalone = rewrite_followup(question, history, kb.cities)
     e = gather(standalone, k, city, kb, get_embedder(config), config)
     extractive = extractive_answer(e, config.answer)
+    extractive = fact_answer(e.question, kb, extractive) or extractive
     if chat_model is None or extractive.refused:
         # Refusal is decided before any LLM call, so an LLM never gets to invent a figure.
         yield {"type": "delta", "text": extractive.text}

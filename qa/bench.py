@@ -65,8 +65,30 @@ def latencies(kb_dir: str | None) -> dict:
     for name, ms in timings.items():
         out[f"{name}_p50_ms"] = round(percentile(ms, 50), 1)
         out[f"{name}_p95_ms"] = round(percentile(ms, 95), 1)
+    out.update(fact_step(kb_dir))
     out["peak_rss_mb"] = round(_rss_mb(), 0)
     return out
+
+
+def fact_step(kb_dir: str | None) -> dict:
+    """What answering from the facts table adds to `ask`: the fact lookup and composition alone,
+    over the report-fact question sets (the passage answer is made first, outside the timing)."""
+    from .answer import ask, fact_answer
+    from .pipeline import open_kb
+    from .query import analyze
+
+    kb = open_kb(kb_dir)
+    questions = [it["question"] for name in ("facts_compare", "facts_single", "facts_absent")
+                 for it in load_items(PROJECT_DIR / "eval" / f"{name}.jsonl")]
+    ms = []
+    for text in questions:
+        passages_answer = ask(text, kb_dir=kb_dir, mode="extractive")
+        q = analyze(text, kb.cities, kb.default_year, kb.uses)
+        t = time.perf_counter()
+        fact_answer(q, kb, passages_answer)
+        ms.append((time.perf_counter() - t) * 1000)
+    return {"fact_questions": len(questions), "fact_step_p50_ms": round(percentile(ms, 50), 2),
+            "fact_step_p95_ms": round(percentile(ms, 95), 2)}
 
 
 def main(args) -> int:

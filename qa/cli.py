@@ -1,4 +1,4 @@
-"""Command line: `python -m qa index|search|ask|eval|bench|serve`."""
+"""Command line: `python -m qa index|search|ask|facts|eval|bench|serve`."""
 from __future__ import annotations
 
 import argparse
@@ -83,6 +83,31 @@ def cmd_ask(args) -> int:
     return 0
 
 
+FACT_COLUMNS = ("city", "indicator", "period", "kind", "value", "unit", "qualifiers", "wording", "doc_id", "start", "end")
+
+
+def cmd_facts(args) -> int:
+    import csv
+
+    from .pipeline import facts
+
+    rows = [{**{c: getattr(f, c) for c in FACT_COLUMNS}, "qualifiers": "、".join(f.qualifiers),
+             "value": ("-" if f.direction == "down" else "") + f"{f.value:g}"}
+            for f in facts(args.indicator, args.city, args.period, kb_dir=args.kb)]
+    if args.csv:
+        with open(args.csv, "w", encoding="utf-8-sig", newline="") as fh:  # BOM: Excel reads it as UTF-8
+            writer = csv.DictWriter(fh, FACT_COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+        print(f"{len(rows)} 条写入 {args.csv}")
+        return 0
+    for r in rows:
+        print(f"{r['city'] or '-':6} {r['indicator']:12} {r['period']:5} {r['kind']:6} {r['value']:>10} {r['unit']:8} "
+              f"{r['qualifiers']:8} 「{r['wording']}」")
+    print(f"共 {len(rows)} 条")
+    return 0
+
+
 def cmd_eval(args) -> int:
     from .evaluate import run_eval
 
@@ -140,6 +165,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--via-api", metavar="URL", help="ask a running server's API (e.g. http://127.0.0.1:7860) "
                    "instead of answering in this process; QA_API_KEY is sent as the key")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("facts", help="the statistics the reports state (a table, or CSV)")
+    p.add_argument("--indicator", help="e.g. 生产总值增速, 社零, 粮食产量 (any wording)")
+    p.add_argument("--city", help="e.g. 铜川 or 铜川市")
+    p.add_argument("--period", help="2022 (last year's actual), 2023 (this year's target) or 五年")
+    p.add_argument("--csv", help="write the table to this CSV file")
+    p.set_defaults(func=cmd_facts)
 
     p = sub.add_parser("bench", help="build time, load time, latency and memory of the default pipeline")
     p.add_argument("--cold", action="store_true", help="also time a cold build (embeds the whole corpus again)")

@@ -127,6 +127,11 @@ def summarize_answers(rows: list[dict]) -> dict:
 
 
 def evaluate_answers(items: list[dict], ask: Callable) -> tuple[dict, list[dict]]:
+    summary, misses, _ = evaluate_answer_rows(items, ask)
+    return summary, misses
+
+
+def evaluate_answer_rows(items: list[dict], ask: Callable) -> tuple[dict, list[dict], list[dict]]:
     rows, misses = [], []
     for item in items:
         t0 = time.perf_counter()
@@ -136,7 +141,7 @@ def evaluate_answers(items: list[dict], ask: Callable) -> tuple[dict, list[dict]
         if _is_miss(row):
             misses.append({"id": item.get("id"), "type": item.get("type"), "question": item["question"],
                            "keys": item.get("answer_keys"), "answer": ans.text[:160]})
-    return summarize_answers(rows), misses
+    return summarize_answers(rows), misses, rows
 
 
 def evaluate_conversations(conversations: list[dict], ask: Callable) -> tuple[dict, dict, list[dict]]:
@@ -156,6 +161,52 @@ def evaluate_conversations(conversations: list[dict], ask: Callable) -> tuple[di
                                "keys": turn.get("answer_keys"), "answer": ans.text[:160]})
             history.append((turn["question"], ans.text))
     return summarize_answers(rows), summarize_answers(followups), misses
+
+
+FACT_TYPES = ("compare", "rank", "kb_rank")  # questions over several reports (eval/facts_compare.jsonl)
+
+
+def fact_answer_correct(item: dict, ans, cities: list[str]) -> bool:
+    """Every value the reports state is in the answer, every named city without one is said to be
+    missing (「未给出」), and a ranking names its cities in the expected order first."""
+    from .query import find_cities
+
+    text = re.sub(r"超过(?=\d)", "超", ans.text)  # 「超7.7万元」 as the report writes it, 「超过」 as answers may
+    if not all(contains_key(text, k) for k in item.get("answer_keys") or []):
+        return False
+    if item["type"] != "kb_rank" and any(v is None for v in item["values"].values()) and not re.search("[未没]有?给出", text):
+        return False
+    expected = item.get("expected")
+    if expected:
+        expected = [expected] if isinstance(expected, str) else list(expected)
+        if find_cities(text, cities)[: len(expected)] != expected:
+            return False
+    return True
+
+
+def evaluate_fact_questions(items: list[dict], ask: Callable, cities: list[str]) -> tuple[dict, list[dict]]:
+    """Accuracy by type and split of comparison and ranking questions."""
+    groups: dict[str, list[bool]] = defaultdict(list)
+    ms, misses = [], []
+    for item in items:
+        t0 = time.perf_counter()
+        ans = ask(item["question"])
+        ms.append((time.perf_counter() - t0) * 1000)
+        ok = fact_answer_correct(item, ans, cities)
+        for key in ("all", item["type"], f"split:{item.get('split', 'dev')}"):
+            groups[key].append(ok)
+        if not ok:
+            misses.append({"id": item.get("id"), "type": item["type"], "question": item["question"],
+                           "expected": item.get("expected"), "keys": item.get("answer_keys"), "answer": ans.text[:240]})
+    summary = {k: {"n": len(v), "accuracy": sum(v) / len(v)} for k, v in sorted(groups.items())}
+    summary["latency_ms"] = {"p50": percentile(ms, 50), "p95": percentile(ms, 95)}
+    return summary, misses
+
+
+def by_split(items: list[dict], rows: list[dict]) -> dict:
+    """Answer metrics of each split (dev / holdout) of a question set that has them."""
+    splits = sorted({it.get("split") for it in items if it.get("split")})
+    return {sp: summarize_answers([r for it, r in zip(items, rows) if it.get("split") == sp]) for sp in splits}
 
 
 def format_answers(name: str, s: dict) -> str:
@@ -178,7 +229,14 @@ def run_eval(path: Path, kb_dir=None, with_answers: bool = True, show_misses: bo
     where = {} if client is not None else {"kb_dir": kb_dir}  # a server answers from its own knowledge base
     items = load_items(path)[:limit]
     out: dict = {}
-    if items and "turns" in items[0]:
+    if items and items[0].get("type") in FACT_TYPES:
+        if client is not None:
+            raise ValueError("--via-api 暂不支持报告数据题集（需要知识库的城市列表）。")
+        summary, misses = evaluate_fact_questions(items, lambda q: ask(q, mode=mode, **where), open_kb(kb_dir).cities)
+        out = {"facts": summary, "misses": misses}
+        text = [f"{name:>14}: n={v['n']:3d} accuracy {v['accuracy']:.3f}" for name, v in summary.items() if "n" in v]
+        text.append(f"ask p50 {summary['latency_ms']['p50']:.1f} ms p95 {summary['latency_ms']['p95']:.1f} ms")
+    elif items and "turns" in items[0]:
         total, follow, misses = evaluate_conversations(items, lambda q, history: ask(q, history=history, mode=mode, **where))
         out = {"all_turns": total, "followups": follow, "misses": misses}
         text = [format_answers("all turns", total), format_answers("follow-up turns", follow)]
@@ -197,9 +255,12 @@ def run_eval(path: Path, kb_dir=None, with_answers: bool = True, show_misses: bo
                 modes[ans.mode] = modes.get(ans.mode, 0) + 1
                 return ans
 
-            summary, answer_misses = evaluate_answers(items, ask_counting)
+            summary, answer_misses, rows = evaluate_answer_rows(items, ask_counting)
             out["answers"], out["answer_misses"], out["answer_modes"] = summary, answer_misses, modes
             text.append(format_answers(f"answers ({mode})", summary) + f" | modes {modes}")
+            for split, s in by_split(items, rows).items():
+                out.setdefault("answers_by_split", {})[split] = s
+                text.append(format_answers(f"  split {split}", s))
             misses = misses + answer_misses
     if as_json:
         print(json.dumps(out, ensure_ascii=False, indent=1))

@@ -11,7 +11,7 @@ Layout of a knowledge-base folder:
                          settings, corpus hash
         index.faiss      passage vectors (the mean of their sentences'), inner product = cosine
         sentences.faiss  sentence vectors (each embedded after its city name)
-        store.sqlite     documents and passages (no pickle anywhere)
+        store.sqlite     documents, passages, sentences and the reports' facts (no pickle anywhere)
         bm25/            bm25s arrays + JSON vocabulary
 """
 from __future__ import annotations
@@ -35,6 +35,7 @@ import numpy as np
 from .chunking import CHUNKER_VERSION, ChunkConfig, chunk_document, keyword_text, sentence_embedding_text
 from .config import DEFAULT_DATA_DIR, PROJECT_DIR, from_env
 from .errors import IndexCorruptError, IndexMissingError, KnowledgeBaseError
+from .facts import FACTS_VERSION, REGISTRY_FILE, Fact, extract_facts, read_facts, write_facts
 from .ingest import list_files, load_documents
 from .keywords import add_words, build_bm25, in_vocabulary, load_bm25, save_bm25, tokenize_zh
 from .query import city_aliases, synonym_groups
@@ -43,8 +44,9 @@ from .text import split_sentences
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 5  # 4: only sentences are embedded (after their city); a passage's vector is their mean
+FORMAT_VERSION = 6  # 4: only sentences are embedded (after their city); a passage's vector is their mean
 # 5: the manifest holds the sentences' centroid (retrieval discounts generic sentences by it)
+# 6: the store holds the reports' facts (qa/facts.py)
 # Flat search is exact and fast up to this many vectors (≈ 150 MB); above it IVF keeps queries fast.
 FLAT_MAX_VECTORS = 100_000
 
@@ -202,6 +204,11 @@ class KnowledgeBase:
     sentences: np.ndarray  # srow -> (passage row, start, end) in the document
     first_sentence: np.ndarray  # passage row -> its first srow (and row+1 -> one past its last)
     centroid: np.ndarray  # unit mean direction of the sentence vectors
+    facts: list[Fact] = field(default_factory=list)  # every statistic the reports state
+
+    def passage_at(self, doc_id: str, offset: int) -> Passage:
+        """The passage of a document that holds a character offset."""
+        return next(p for p in self.passages if p.doc_id == doc_id and p.start <= offset < p.end)
 
     @property
     def cities(self) -> list[str]:
@@ -216,6 +223,11 @@ class KnowledgeBase:
     def default_year(self) -> int | None:
         years = [d.year for d in self.documents.values() if d.year]
         return max(set(years), key=lambda y: (years.count(y), y)) if years else None
+
+
+def facts_version() -> str:
+    """The fact extractor and its registry: a changed indicators.toml extracts the facts anew."""
+    return f"{FACTS_VERSION}:{hashlib.sha256(REGISTRY_FILE.read_bytes()).hexdigest()[:12]}"
 
 
 def tokenizer_words_hash() -> str:
@@ -263,9 +275,11 @@ def _build_locked(root: Path, sources, embedder, chunk_config: ChunkConfig, prog
     _teach_tokenizer(documents)
 
     say(0.05, "切分段落")
-    passages = [p for d in documents for p in chunk_document(d, chunk_config)]
+    by_document = {d.doc_id: chunk_document(d, chunk_config) for d in documents}
+    passages = [p for d in documents for p in by_document[d.doc_id]]
     if not passages:
         raise KnowledgeBaseError("文件里只有标题，没有可以建索引的正文", code="nothing_to_index")
+    facts = [f for d in documents for f in extract_facts(d, by_document[d.doc_id])]
     if embedder is None:
         from embeddings import load_embedder
 
@@ -285,7 +299,7 @@ def _build_locked(root: Path, sources, embedder, chunk_config: ChunkConfig, prog
     say(0.9, "写入索引")
     manifest = Manifest.describe(embedder.model_id, chunk_config, source_hash, embedded_now=n_embedded)
     config.write(root)  # only now: a failed build leaves the knowledge base as it was
-    manifest = write_build(root, documents, passages, sentences, sentence_vectors, manifest, started=t0)
+    manifest = write_build(root, documents, passages, sentences, sentence_vectors, manifest, facts, started=t0)
     say(1.0, f"完成：{len(documents)} 份报告，{len(passages)} 个段落")
     log.info("built %s: %d documents, %d passages, %d embedded", root, len(documents), len(passages), n_embedded)
     return load(root), result.errors
@@ -302,6 +316,7 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     chunker_version: str = CHUNKER_VERSION
     tokenizer_words: str = ""
+    facts_version: str = ""
     dim: int = 0
     sentence_centroid: tuple[float, ...] = ()
     faiss_index: str = ""
@@ -315,7 +330,7 @@ class Manifest:
     def describe(cls, embed_model: str, chunk_config: ChunkConfig, corpus_hash: str, embedded_now: int = 0) -> "Manifest":
         """The manifest of a build about to be written (write_build fills in what it holds)."""
         return cls(embed_model, asdict(chunk_config), corpus_hash, tokenizer_words=tokenizer_words_hash(),
-                   embedded_now=embedded_now)
+                   facts_version=facts_version(), embedded_now=embedded_now)
 
     @classmethod
     def read(cls, path: Path) -> "Manifest":
@@ -332,8 +347,9 @@ class Manifest:
 
 
 def write_build(root: Path, documents: list[Document], passages: list[Passage], sentences: list[tuple[int, int, int]],
-                sentence_vectors: np.ndarray, manifest: Manifest, started: float | None = None) -> Manifest:
-    """Write a complete index (vectors, store, keywords, manifest) into a new build folder, then
+                sentence_vectors: np.ndarray, manifest: Manifest, facts: list[Fact] = (),
+                started: float | None = None) -> Manifest:
+    """Write a complete index (vectors, store, keywords, facts, manifest) into a new build folder, then
     make it current atomically and remove older builds: readers see the old or the new index,
     never a partial one. Passage vectors are the means of their sentences'. Returns the manifest."""
     started = time.perf_counter() if started is None else started
@@ -346,7 +362,7 @@ def write_build(root: Path, documents: list[Document], passages: list[Passage], 
     faiss_index = make_faiss_index(vectors)
     faiss.write_index(faiss_index, str(tmp / "index.faiss"))
     faiss.write_index(make_faiss_index(sentence_vectors), str(tmp / "sentences.faiss"))
-    _write_store(tmp / "store.sqlite", documents, passages, sentences)
+    _write_store(tmp / "store.sqlite", documents, passages, sentences, facts)
     save_bm25(build_bm25([tokenize_zh(keyword_text(p)) for p in passages]), tmp / "bm25")
     manifest = replace(manifest, dim=int(vectors.shape[1]), sentence_centroid=tuple(centroid_for_manifest(sentence_vectors.mean(axis=0))),
                        faiss_index=type(faiss_index).__name__, documents=len(documents), passages=len(passages),
@@ -359,7 +375,8 @@ def write_build(root: Path, documents: list[Document], passages: list[Passage], 
     return manifest
 
 
-def _write_store(path: Path, documents: list[Document], passages: list[Passage], sentences: list[tuple[int, int, int]]) -> None:
+def _write_store(path: Path, documents: list[Document], passages: list[Passage], sentences: list[tuple[int, int, int]],
+                 facts: list[Fact]) -> None:
     conn = sqlite3.connect(path)
     with conn:
         conn.execute("CREATE TABLE documents (doc_id TEXT PRIMARY KEY, title TEXT, city TEXT, year INTEGER, source TEXT, text TEXT)")
@@ -376,6 +393,7 @@ def _write_store(path: Path, documents: list[Document], passages: list[Passage],
         )
         conn.execute("CREATE TABLE sentences (srow INTEGER PRIMARY KEY, row INTEGER, start INTEGER, end INTEGER)")
         conn.executemany("INSERT INTO sentences VALUES (?, ?, ?, ?)", [(i, *s) for i, s in enumerate(sentences)])
+        write_facts(conn, list(facts))
     conn.close()
 
 
@@ -412,6 +430,7 @@ def load(root: Path | None = None) -> KnowledgeBase:
         }
         rows = conn.execute("SELECT id, doc_id, section, start, end FROM passages ORDER BY row").fetchall()
         sentence_rows = np.array(conn.execute("SELECT row, start, end FROM sentences ORDER BY srow").fetchall(), dtype=np.int64).reshape(-1, 3)
+        facts = read_facts(conn)
         conn.close()
     except sqlite3.DatabaseError as exc:
         raise IndexCorruptError(f"{build_dir / 'store.sqlite'} 已损坏（{exc}）；{REBUILD}") from exc
@@ -438,7 +457,7 @@ def load(root: Path | None = None) -> KnowledgeBase:
     first = np.searchsorted(sentence_rows[:, 0], np.arange(len(passages) + 1))
     return KnowledgeBase(root, manifest, documents, passages, faiss_index, bm25,
                          {c: np.asarray(r, dtype=np.int64) for c, r in by_city.items()},
-                         sentence_index, sentence_rows, first, centroid)
+                         sentence_index, sentence_rows, first, centroid, facts)
 
 
 def _read_faiss(path: Path) -> faiss.Index:
@@ -466,6 +485,7 @@ def staleness(root: Path, embed_model_id: str, chunk_config: ChunkConfig = Chunk
         (manifest.chunker_version == CHUNKER_VERSION, "chunker changed"),
         (manifest.chunk_config == asdict(chunk_config), "chunk settings changed"),
         (manifest.tokenizer_words == tokenizer_words_hash(), "synonym table (keyword tokenizer words) changed or not recorded"),
+        (manifest.facts_version == facts_version(), "fact extractor or indicator registry changed"),
         (manifest.corpus_hash == corpus_hash(config.source_paths(root), config.excluded), "source files changed"),
     ]
     return next((why for ok, why in checks if not ok), None)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .config import Config, EmbeddingConfig, from_env
 from .errors import IndexCorruptError
+from .facts import Fact, select_facts
 from .index import KnowledgeBase, build, load, staleness
 from .query import analyze, check_question
 from .retrieval import search, to_passages
@@ -78,3 +79,10 @@ def retrieve(question: str, k: int = 5, city: str | list[str] | None = None, kb_
     kb = open_kb(kb_dir, config=config)
     q = analyze(question, kb.cities, kb.default_year, city_filter=[city] if isinstance(city, str) else city)
     return to_passages(kb, search(kb, get_embedder(config), q, k, config.retrieval).hits)
+
+
+def facts(indicator: str | None = None, city: str | None = None, period: str | None = None,
+          kb_dir: str | Path | None = None, config: Config | None = None) -> list[Fact]:
+    """The headline statistics the reports state, filtered: `indicator` in any wording (「生产总值增速」
+    is 地区生产总值, growth), `city` full or short (「铜川」), `period` "2022", "2023" or "五年"."""
+    return select_facts(open_kb(kb_dir, config=config).facts, indicator, city, period)

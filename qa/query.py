@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import QuestionError
+from .facts import MULTI, Intent, detect_intent, detect_period, match_indicator
 from .keywords import STOPWORDS, join_noun_suffixes, tokenize_zh
 from .text import normalize_zh
 
@@ -186,6 +187,10 @@ class Question:
     asks_method: bool  # a measure (怎么, 什么办法)
     asks_target: bool  # names a plan (力争, 目标): a target may answer it
     unit: str | None  # the unit asked for (多少亿元)
+    indicator: str | None = None  # a headline statistic named (qa/indicators.toml: 经济增速 -> 地区生产总值)
+    value_kind: str = "amount"  # what of it is asked: amount | growth | share | count | rank
+    period: str = ""  # "2022" the reviewed year's actual, "2023" the plan, "五年" a multi-year figure
+    intent: Intent = Intent()  # one figure, several cities' (分别/对比), or a ranking (哪个最高/排前三)
 
     @property
     def scope(self) -> tuple[str, ...]:
@@ -232,6 +237,7 @@ def analyze(text: str, cities: list[str], default_year: int | None, reports_use=
         unfamiliar = [t for t in topic if t not in FRAME_WORDS and not any(reports_use(f) for f in synonyms_of(t))]
     method = asks_method(text)
     unit = _UNIT_RE.search(text)
+    indicator = match_indicator(text)
     return Question(
         text=text,
         cities=tuple(named),
@@ -249,7 +255,20 @@ def analyze(text: str, cities: list[str], default_year: int | None, reports_use=
         asks_method=method,
         asks_target=bool(PLAN_WORDS_RE.search(text)),
         unit=unit.group(1) if unit else None,
+        indicator=indicator.name if indicator else None,
+        value_kind=indicator.kind if indicator else "amount",
+        period=_period(text, focus, default_year),
+        intent=detect_intent(text),
     )
+
+
+def _period(text: str, focus: str | None, base_year: int | None) -> str:
+    """The period a figure is asked for: the years named or implied win; else the wording decides."""
+    year = base_year or 2023
+    period = detect_period(text, year)
+    if period == MULTI or focus is None:
+        return period
+    return str(year - 1) if focus == "past" else str(year)
 
 
 def check_question(question, max_chars: int) -> str:

@@ -63,11 +63,12 @@ class Answer:
     refused: bool = False
     related: list[Passage] = field(default_factory=list)  # closest passages shown when refused
     question: str = ""  # the standalone question actually searched (after follow-up rewriting)
-    mode: str = "extractive"  # "extractive" | "llm" | "llm-repaired" | "llm-fallback"
+    mode: str = "extractive"  # "extractive" | "facts" | "llm" | "llm-repaired" | "llm-fallback"
     note: str = ""  # what the UI should tell the user about how the answer was made
+    rows: list[dict] = field(default_factory=list)  # a facts answer's table: city, value, unit, qualifiers, marker, note
 
     def to_dict(self) -> dict:
         """The structured answer (the CLI's --json and the HTTP API print this)."""
         return {"text": self.text, "refused": self.refused, "mode": self.mode, "note": self.note,
                 "question": self.question, "citations": [c.to_dict() for c in self.citations],
-                "related": [p.to_dict() for p in self.related]}
+                "related": [p.to_dict() for p in self.related], "rows": self.rows}

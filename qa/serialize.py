@@ -50,4 +50,4 @@ def answer_from_record(record: dict) -> Answer:
     citations = [Citation(passage_from_record(c), tuple(tuple(s) for s in c["spans"])) for c in record["citations"]]
     return Answer(text=record["text"], citations=citations, refused=record["refused"],
                   related=[passage_from_record(p) for p in record["related"]], question=record["question"],
-                  mode=record["mode"], note=record["note"])
+                  mode=record["mode"], note=record["note"], rows=record.get("rows", []))

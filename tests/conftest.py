@@ -1,8 +1,4 @@
-"""Shared fixtures: a small real knowledge base (three reports, real model, real FAISS on disk).
-
-Tests that load the model or build an index are marked `slow` here, from the fixtures they
-use, so that `pytest -m "not slow"` runs in seconds; tests that start a server or a browser
-carry the mark themselves."""
+"""Shared fixtures: a small real knowledge base (three reports, real model, real FAISS on disk)."""
 import shutil
 from pathlib import Path
 
@@ -12,13 +8,6 @@ from qa.ingest import load_documents
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "reports"
 SMALL_CITIES = ("彬州市", "咸阳市", "宁波市")
-SLOW_FIXTURES = {"embedder", "e5", "small_kb_dir", "kb_copy"}  # load the model or build an index
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +42,14 @@ def kb_copy(tmp_path, small_kb_dir) -> Path:
     dest = tmp_path / "kb"
     shutil.copytree(small_kb_dir, dest, symlinks=True)
     return dest
+
+
+SLOW_FIXTURES = {"embedder", "small_kb_dir", "kb_copy"}  # the real model, a real index on disk
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that load the real model or build an index are `slow`; browser tests are too, so that
+    `pytest -m "not slow"` is the fast lane."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)

@@ -47,7 +47,7 @@ def test_ask_cites_the_figure(kb):
 
 def test_ask_refuses_what_the_report_does_not_say(kb):
     ans = qa.ask("彬州去年的外贸进出口总额是多少？")
-    assert ans.refused and ans.text.startswith("报告中没有找到")
+    assert ans.refused and ans.text.startswith(("报告中没有找到", "报告没有给出"))
     assert ans.related and not ans.citations
     assert qa.ask("北京市去年GDP是多少？").refused
 
@@ -155,3 +155,50 @@ def test_a_figure_asked_in_words_no_report_uses_gets_the_outlier_test(kb, monkey
     ans = qa.ask("彬州住在挖空了的煤矿上面的人家，去年挪走了多少户？", config=config)
     assert not ans.refused and ans.note == PARAPHRASE_NOTE and ans.citations[0].passage.city == "彬州市"
     assert qa.ask("彬州去年的外贸进出口总额是多少？", config=config).refused  # the reports' own words: lexical check only
+
+
+# ---------------------------------------------------------------- answers from the reports' facts
+
+
+def _stated(kb_dir, city: str, indicator: str, kind: str, period: str = "2022"):
+    return [f for f in qa.facts(indicator, city, period, kb_dir=kb_dir) if f.kind == kind]
+
+
+def test_facts_are_stored_with_the_index_and_cite_their_sentence(kb):
+    from qa.pipeline import open_kb
+
+    index = open_kb()
+    gdp = _stated(kb, "彬州市", "地区生产总值", "amount")
+    assert len(gdp) == 1 and gdp[0].value == 326.3 and gdp[0].unit == "亿元"
+    text = index.documents[gdp[0].doc_id].text
+    assert "326.3亿元" in text[gdp[0].start : gdp[0].end] and "326.3" in text[gdp[0].sentence_start : gdp[0].sentence_end]
+
+
+def test_several_cities_each_get_their_value_cited(kb):
+    ans = qa.ask("彬州和咸阳去年GDP分别是多少？")
+    assert ans.mode == "facts" and not ans.refused
+    for city in ("彬州市", "咸阳市"):
+        fact = _stated(kb, city, "地区生产总值", "amount")[0]
+        citation = next(c for c in ans.citations if c.passage.city == city)
+        assert f"{fact.value:g}" in ans.text and f"{fact.value:g}" in citation.quoted()[0]
+    assert {r["city"] for r in ans.rows} == {"彬州市", "咸阳市"}
+
+
+def test_a_ranking_names_the_winner_first_and_orders_every_value(kb):
+    growth = {c: _stated(kb, c, "地区生产总值", "growth")[0].value for c in ("彬州市", "咸阳市")}
+    ans = qa.ask("彬州和咸阳，去年谁的经济增速更快？")
+    winner = max(growth, key=growth.get)
+    assert ans.mode == "facts" and ans.text.index(winner) < ans.text.index(min(growth, key=growth.get))
+    assert all(f"{v:g}%" in ans.text for v in growth.values()) and len(ans.citations) == 2
+
+
+def test_a_figure_the_report_does_not_state_is_refused_naming_what_it_does_state(kb):
+    from qa.facts import load_registry
+
+    index_facts = qa.facts(city="宁波市", period="2022", kb_dir=kb)
+    stated = {f.indicator for f in index_facts}
+    # an indicator 宁波's report does not give for 2022, though a related one is given
+    name = next(i.name for i in load_registry().indicators
+                if i.name not in stated and any(r in stated for r in i.related) and i.wordings)
+    ans = qa.ask(f"宁波去年{name}是多少？")
+    assert ans.refused and "没有给出" in ans.text and ans.citations  # the nearby figure, cited

@@ -66,7 +66,7 @@ def test_add_file_embeds_only_its_passages_and_answers(kb_copy, report_file):
 
 
 def test_bad_files_get_plain_chinese_reasons_and_no_rebuild(kb_copy, tmp_path):
-    before = load(kb_copy).manifest["built_at"]
+    before = load(kb_copy).manifest.built_at
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "tool.exe").write_bytes(b"MZ\x90\x00")
@@ -86,7 +86,7 @@ def test_bad_files_get_plain_chinese_reasons_and_no_rebuild(kb_copy, tmp_path):
     assert "空" in reasons["empty.txt"] and "20 MB" in reasons["big.txt"]
     assert "PDF" in reasons["scan.pdf"] and "编码" in reasons["noise.txt"]
     assert not any((kb_copy / "uploads").iterdir())
-    assert kb.manifest["built_at"] == before and len(kb.documents) == 3  # nothing to add: no rebuild
+    assert kb.manifest.built_at == before and len(kb.documents) == 3  # nothing to add: no rebuild
 
 
 def test_duplicate_upload_is_skipped_and_names_are_safe(kb_copy, report_file, tmp_path):

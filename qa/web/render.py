@@ -12,7 +12,7 @@ import uuid
 from ..schema import Answer, Passage
 
 MARKER_RE = re.compile(r"\[(\d{1,2})\]")
-MODE_LABELS = {"extractive": "原文摘录", "llm": "大模型生成", "llm-repaired": "大模型生成（已补全引用）",
+MODE_LABELS = {"extractive": "原文摘录", "facts": "报告数据（原文摘录）", "llm": "大模型生成", "llm-repaired": "大模型生成（已补全引用）",
                "llm-fallback": "原文摘录（大模型回答未通过核验）"}
 
 
