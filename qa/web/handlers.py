@@ -18,8 +18,8 @@ from typing import Callable, Iterator
 
 from .. import manage
 from ..answer import ask_stream
-from ..pipeline import open_kb
 from ..errors import ManageError, QuestionError
+from ..pipeline import open_kb
 from ..schema import Answer, History
 from .export import conversation_markdown
 from .render import answer_plain, render_answer, render_error, render_pending
