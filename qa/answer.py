@@ -18,7 +18,7 @@ from .config import AnswerConfig, Config, from_env
 from .conversation import rewrite_followup
 from .errors import ConfigError
 from .extract import Span, answer_spans, display_span, paraphrased_figure_span, score_sentences
-from .facts import FactAnswer, FactQuery, answer_from_facts, load_registry
+from .facts import FactAnswer, FactQuery, answer_from_facts
 from .pipeline import get_embedder, open_kb
 from .query import Question, analyze, check_question
 from .retrieval import search, to_passages, word_standout
@@ -115,9 +115,10 @@ def extractive_answer(e: Evidence, cfg: AnswerConfig = AnswerConfig()) -> Answer
 def fact_answer(q: Question, kb, from_passages: Answer) -> Answer | None:
     """The answer from the reports' facts table, when the question asks for a headline statistic
     and the facts decide better than sentence matching: several cities, a ranking, a figure the
-    passages miss, or one the report does not state while the passage answer quotes another
-    statistic (said so, with what the report does state nearby). Otherwise the passage answer
-    stands: it already states the figure, or answers something the extractor does not cover."""
+    passages miss, or one the report does not state while the passage answer quotes other figures
+    (said so, with what the report does state nearby). Otherwise the passage answer stands: it
+    already states the figure, the question asks about more than the indicator, or the answer
+    quotes nothing the extractor read (it may have missed a wording)."""
     asks_figure = q.asks_quantity or q.asks_number or q.intent.kind != "single"
     if q.indicator is None or q.unknown_places or not asks_figure:
         return None
@@ -125,8 +126,7 @@ def fact_answer(q: Question, kb, from_passages: Answer) -> Answer | None:
     if found is None:
         return None
     if len(q.scope) == 1 and not from_passages.refused:
-        quoted = "".join(t for c in from_passages.citations for t in c.quoted())
-        if found.refused and not _quotes_another_statistic(quoted, q.indicator):
+        if not q.only_the_indicator or found.refused and not _cited_facts(kb, from_passages):
             return None
         stated = (kb.documents[f.doc_id].text[f.start : f.end] for f in found.facts)  # as the report writes it
         if not found.refused and all(value in from_passages.text for value in stated):
@@ -134,13 +134,10 @@ def fact_answer(q: Question, kb, from_passages: Answer) -> Answer | None:
     return _with_citations(q, found, kb, from_passages)
 
 
-def _quotes_another_statistic(quoted: str, indicator: str) -> bool:
-    """Does the passage answer quote a figure of another headline statistic, and none of the one
-    asked (「粮食种植面积21.84万亩」 for 粮食总产量)? Then it answers a question not asked."""
-    registry = load_registry()
-    has = lambda name: any(w in quoted for w in registry.get(name).wordings)  # noqa: E731
-    return any(ch.isdigit() for ch in quoted) and not has(indicator) and any(
-        has(i.name) for i in registry.indicators if i.name != indicator)
+def _cited_facts(kb, answer: Answer) -> list:
+    """The figures (read by the fact extractor) inside the spans an answer quotes."""
+    spans = [(c.passage.doc_id, a, b) for c in answer.citations for a, b in c.spans]
+    return [f for f in kb.facts if any(f.doc_id == d and a <= f.start and f.end <= b for d, a, b in spans)]
 
 
 def _with_citations(q: Question, found: FactAnswer, kb, from_passages: Answer) -> Answer:

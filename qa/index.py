@@ -16,6 +16,7 @@ Layout of a knowledge-base folder:
 """
 from __future__ import annotations
 
+import bisect
 import fcntl
 import hashlib
 import json
@@ -26,6 +27,7 @@ import sqlite3
 import time
 import uuid
 from dataclasses import asdict, dataclass, field, fields, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
@@ -208,7 +210,17 @@ class KnowledgeBase:
 
     def passage_at(self, doc_id: str, offset: int) -> Passage:
         """The passage of a document that holds a character offset."""
-        return next(p for p in self.passages if p.doc_id == doc_id and p.start <= offset < p.end)
+        starts, rows = self._passage_starts[doc_id]
+        return self.passages[rows[bisect.bisect_right(starts, offset) - 1]]
+
+    @cached_property
+    def _passage_starts(self) -> dict[str, tuple[list[int], list[int]]]:
+        by_doc: dict[str, tuple[list[int], list[int]]] = {}
+        for row, p in sorted(enumerate(self.passages), key=lambda rp: (rp[1].doc_id, rp[1].start)):
+            starts, rows = by_doc.setdefault(p.doc_id, ([], []))
+            starts.append(p.start)
+            rows.append(row)
+        return by_doc
 
     @property
     def cities(self) -> list[str]:

@@ -123,11 +123,17 @@ _METHOD_NOUNS = r"(?:办法|措施|举措|做法|方法|方式|途径|手段|新
 _ASKS_METHOD_RE = re.compile(
     r"(?:怎么|怎样|如何)(?![样的了呢啊吧呀嘛么]|评价|看|回事)(?=[\u4e00-\u9fff])"
     rf"|(?:什么|哪些|哪种){_METHOD_NOUNS}|{_METHOD_NOUNS}(?:是|有)(?:什么|哪些)|靠什么")
+# Words that say which value of an indicator is asked, not what is measured.
+_KIND_WORDS = r"增速|增幅|涨幅|速度|幅度|总量|总额|规模|数量|总数|同比|比重|占比|比例|水平|百分之|gdp|经济|多少钱|钱|数字|数据|情况|预期|指标"
 # Verbs and measure words that frame a figure question without naming what is measured.
 FRAME_WORDS = frozenset("完成 达到 实现 全年 具体 平均 做到 想做到 打算 计划 准备 提出 新建 引进 安排 "
                         "其中 以上 规模 现在 当年 累计 目标 要求 提高 增长 下降 比上年 涨 分别 一共 总共 共 "
                         "提到 提高到 增加到 增长到 增至 突破 超过 "
                         "亿元 万元 人次 万人次 万人 公里 千米 万吨 万亩 平方米 万平方米".split())
+# Topic words that only say which value of an indicator is asked (增长目标 = 增长 + 目标).
+_VALUE_WORDS_RE = re.compile(rf"(?:{_KIND_WORDS}|{'|'.join(sorted(FRAME_WORDS, key=len, reverse=True))})+")
+
+
 
 
 def asks_method(question: str) -> bool:
@@ -188,6 +194,9 @@ class Question:
     asks_target: bool  # names a plan (力争, 目标): a target may answer it
     unit: str | None  # the unit asked for (多少亿元)
     indicator: str | None = None  # a headline statistic named (qa/indicators.toml: 经济增速 -> 地区生产总值)
+    # Asks about the indicator and nothing else: every topic word outside its name says which value
+    # is asked. 「重点项目计划完成多少投资」 names 投资 but asks about key projects.
+    only_the_indicator: bool = False
     value_kind: str = "amount"  # what of it is asked: amount | growth | share | count | rank
     period: str = ""  # "2022" the reviewed year's actual, "2023" the plan, "五年" a multi-year figure
     intent: Intent = Intent()  # one figure, several cities' (分别/对比), or a ranking (哪个最高/排前三)
@@ -256,10 +265,16 @@ def analyze(text: str, cities: list[str], default_year: int | None, reports_use=
         asks_target=bool(PLAN_WORDS_RE.search(text)),
         unit=unit.group(1) if unit else None,
         indicator=indicator.name if indicator else None,
+        only_the_indicator=indicator is not None and _asks_only(text, indicator.start, indicator.end, named),
         value_kind=indicator.kind if indicator else "amount",
         period=_period(text, focus, default_year),
         intent=detect_intent(text),
     )
+
+
+def _asks_only(text: str, start: int, end: int, cities: list[str]) -> bool:
+    rest = topic_terms(text[:start] + " " + text[end:], cities)
+    return all(_VALUE_WORDS_RE.fullmatch(t) for t in rest)
 
 
 def _period(text: str, focus: str | None, base_year: int | None) -> str:
