@@ -11,6 +11,7 @@ channel (dynamic activation quantization) except the layers where int8 moves the
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 
 EXPORT_VERSION = 1  # bump when the exported graph or the quantization recipe changes
 OPSET = 17
-FP32_FILE, INT8_FILE, ONNX_MARKER = "model.onnx", "model-int8.onnx", "onnx_source.json"
+FP32_FILE, ONNX_MARKER = "model.onnx", "onnx_source.json"
 # MatMuls left in float32 by the int8 variant (node-name patterns; see quantize_int8).
 # The FFN output products of layers 4 and 0 move the vectors most in int8 (their input is the
 # GELU output, with a long tail): per-vector cosine to fp32 on 256 report sentences, all int8 mean
@@ -49,7 +50,13 @@ def physical_cores() -> int:
 
 def _marker(model_dir: Path) -> dict:
     source = json.loads((model_dir / MARKER).read_text(encoding="utf-8"))
-    return {"converted": source, "export_version": EXPORT_VERSION, "opset": OPSET, "int8_excluded": list(INT8_EXCLUDED)}
+    return {"converted": source, "export_version": EXPORT_VERSION, "opset": OPSET}
+
+
+def int8_file() -> str:
+    """The int8 file's name names its recipe: a changed recipe quantizes anew, without exporting again."""
+    recipe = json.dumps({"excluded": INT8_EXCLUDED, "per_channel": True, "ops": ["MatMul"]})
+    return f"model-int8-{hashlib.sha256(recipe.encode()).hexdigest()[:8]}.onnx"
 
 
 def ensure_onnx(model_dir: Path, quantized: bool = False) -> Path:
@@ -57,7 +64,7 @@ def ensure_onnx(model_dir: Path, quantized: bool = False) -> Path:
     or made from another conversion). One process exports at a time (a lock file)."""
     out = Path(model_dir) / "onnx"
     out.mkdir(exist_ok=True)
-    target = out / (INT8_FILE if quantized else FP32_FILE)
+    target = out / (int8_file() if quantized else FP32_FILE)
     marker = _marker(Path(model_dir))
     with open(out / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -65,15 +72,15 @@ def ensure_onnx(model_dir: Path, quantized: bool = False) -> Path:
             current = json.loads((out / ONNX_MARKER).read_text(encoding="utf-8")) == marker
         except (OSError, ValueError):
             current = False
-        if not current:
-            for name in (FP32_FILE, INT8_FILE, ONNX_MARKER):
-                (out / name).unlink(missing_ok=True)
+        for old in out.glob("*.onnx"):  # made from another conversion, or by another int8 recipe
+            if not current or old.name not in (FP32_FILE, int8_file()):
+                old.unlink()
         if not (out / FP32_FILE).exists():
             log.info("exporting %s to ONNX (one-time, ~20 s)", model_dir)
             _atomic(out / FP32_FILE, lambda tmp: export_onnx(Path(model_dir), tmp))
-        if quantized and not (out / INT8_FILE).exists():
+        if quantized and not target.exists():
             log.info("quantizing %s to int8 (one-time)", out / FP32_FILE)
-            _atomic(out / INT8_FILE, lambda tmp: quantize_int8(out / FP32_FILE, tmp))
+            _atomic(target, lambda tmp: quantize_int8(out / FP32_FILE, tmp))
         (out / ONNX_MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
     return target
 

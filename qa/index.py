@@ -161,26 +161,27 @@ def embed_with_cache(embedder, texts: list[str], cache: EmbeddingCache, progress
     # Length-sorted batches pad little: twice the throughput of batches in corpus order.
     todo = sorted({h: t for h, t in zip(hashes, texts) if h not in cached}.items(), key=lambda item: len(item[1]))
     step, t0 = 256, time.perf_counter()
+    chars_total, chars_done = sum(len(t) for _, t in todo), 0
     for i in range(0, len(todo), step):
         part = todo[i : i + step]
         vecs = embedder.embed_passages([t for _, t in part])
         cache.put_many(key, [(h, v) for (h, _), v in zip(part, vecs)])
         cached.update({h: v for (h, _), v in zip(part, vecs)})
+        chars_done += sum(len(t) for _, t in part)
         if progress:
-            done = i + len(part)
-            progress(min(1.0, done / len(todo)), embed_progress(done, len(todo), time.perf_counter() - t0))
+            done, seconds = i + len(part), time.perf_counter() - t0
+            left = seconds * (chars_total - chars_done) / chars_done  # by characters: the longest come last
+            progress(min(1.0, done / len(todo)), embed_progress(done, len(todo), seconds, left))
     dim = embedder.dim
     matrix = np.vstack([cached[h] for h in hashes]).astype(np.float32) if texts else np.zeros((0, dim), np.float32)
     return matrix, len(todo)
 
 
-def embed_progress(done: int, total: int, seconds: float) -> str:
-    """「嵌入文本 512/8222，每秒 60 句，约剩 2 分 8 秒」 (the rate so far: later batches hold longer
-    sentences, so the time left is a little optimistic)."""
-    rate = done / max(seconds, 1e-9)
-    left = round((total - done) / rate) if rate else 0
+def embed_progress(done: int, total: int, seconds: float, seconds_left: float) -> str:
+    """「嵌入文本 512/8222，每秒 60 句，约剩 2 分 8 秒」"""
+    left = round(seconds_left)
     eta = f"{left // 60} 分 {left % 60} 秒" if left >= 60 else f"{left} 秒"
-    return f"嵌入文本 {done}/{total}，每秒 {rate:.0f} 句，约剩 {eta}"
+    return f"嵌入文本 {done}/{total}，每秒 {done / max(seconds, 1e-9):.0f} 句，约剩 {eta}"
 
 
 def mean_vectors(vectors: np.ndarray, owners: np.ndarray, n: int) -> np.ndarray:

@@ -93,6 +93,6 @@ def test_a_backend_change_embeds_anew(tmp_path, sample: list[str]) -> None:
 
 
 def test_progress_says_rate_and_time_left() -> None:
-    assert embed_progress(512, 8222, 10.0) == "嵌入文本 512/8222，每秒 51 句，约剩 2 分 31 秒"
-    assert embed_progress(8222, 8222, 100.0).endswith("约剩 0 秒")
+    assert embed_progress(512, 8222, 10.0, 151.4) == "嵌入文本 512/8222，每秒 51 句，约剩 2 分 31 秒"
+    assert embed_progress(8222, 8222, 100.0, 0.0).endswith("约剩 0 秒")
     assert 1 <= physical_cores() <= len(__import__("os").sched_getaffinity(0))
