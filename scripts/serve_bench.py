@@ -52,9 +52,10 @@ def run(repo: Path, cache: str | None, port: int, timeout: float) -> None:
             proc.terminate()
             proc.wait(timeout=30)
         log.seek(0)
-        built = [line.strip() for line in log if "built " in line or "Traceback" in line]
+        keep = ("embedded", "knowledge base ready", "ready after", "Traceback")
+        lines = [line.split(": ", 1)[-1].strip() for line in log if any(k in line for k in keep)]
         label = "model cache present" if cache else "model cache absent"
-        print(f"fresh clone, {label}: " + (f"serving after {t1 - t0:.1f} s" if t1 else "NOT serving"), "|", *built[-1:])
+        print(f"fresh clone, {label}: " + (f"serving after {t1 - t0:.1f} s" if t1 else "NOT serving"), "|", " | ".join(lines))
 
 
 def main() -> None:
@@ -64,6 +65,9 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=7931)
     ap.add_argument("--timeout", type=float, default=600)
     args = ap.parse_args()
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import gradio"], check=True)
+    print(f"python -c 'import gradio': {time.perf_counter() - t0:.1f} s (for scale: the same machine, now)")
     present = os.environ.get("QA_CACHE_DIR") or str(Path.home() / ".cache" / "report-qa")
     for which in (["absent", "present"] if args.model_cache == "both" else [args.model_cache]):
         run(args.repo, present if which == "present" else None, args.port, args.timeout)
