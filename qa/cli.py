@@ -37,13 +37,13 @@ def cmd_index(args) -> int:
             print(f"错误：{s} 不存在", file=sys.stderr)
             return 2
     with progress_bar("indexing") as update:
-        kb, errors = build(root, sources=sources, progress=update)
+        kb, errors = build(root, sources=sources, progress=update, use_shipped=not args.no_shipped_vectors)
     forget_kb(root)
     for name, reason in errors:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     m = kb.manifest
     print(f"{root}: {m.documents} documents, {m.passages} passages, {m.embedded_now} embedded now, "
-          f"{m.build_seconds} s ({m.faiss_index}, {m.embed_model})")
+          f"{m.build_seconds} s ({m.faiss_index}, {m.embed_model}, {m.embed_backend})")
     return 0
 
 
@@ -141,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("index", help="(re)build a knowledge base from folders/files")
     p.add_argument("paths", nargs="*", help="files or folders (default: the knowledge base's configured sources)")
+    p.add_argument("--no-shipped-vectors", action="store_true",
+                   help="embed the bundled reports too instead of taking their shipped vectors (to measure a backend)")
     p.set_defaults(func=cmd_index)
 
     for name, func, helptext in (("search", cmd_search, "print the ranked passages for a question"),

