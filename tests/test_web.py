@@ -219,3 +219,16 @@ def test_kb_handlers(kb_copy):
     assert "没有删除" in message and len(view.rows) == 3
     message, _, taken = handlers.add(kb_copy, [], [])
     assert "请先选择" in message and not taken
+
+
+def test_a_comparison_answer_shows_its_values_in_a_table_linked_to_the_sources():
+    p1, p2 = _passage("全市生产总值增长4.3%。", 1), _passage("全市生产总值增长4%。", 2)
+    rows = [{"city": "铜川市", "value": 4.3, "unit": "%", "qualifiers": [], "marker": 1, "note": ""},
+            {"city": "渭南市", "value": 4.0, "unit": "%", "qualifiers": ["左右"], "marker": 2, "note": ""},
+            {"city": "<b>乐昌市</b>", "value": None, "unit": "", "qualifiers": [], "marker": None, "note": "报告未给出"}]
+    answer = Answer("铜川市增长4.3%[1]；渭南市增长4%[2]；乐昌市报告未给出。", [Citation(p1), Citation(p2)], mode="facts", rows=rows)
+    out = render.render_answer(answer, turn="t9")
+    table = out[out.index('<table class="qa-rows">') : out.index("</table>")]
+    assert "<td>铜川市</td><td>4.3%</td>" in table and "4%（左右）" in table
+    assert 'href="#src-t9-2"' in table and "&lt;b&gt;乐昌市" in table and "报告未给出" in table
+    assert "<table class=\"qa-rows\">" not in render.render_answer(Answer("一个数[1]。", [Citation(p1)], rows=rows[:1]), turn="t8")

@@ -85,6 +85,8 @@ def render_answer(answer: Answer, turn: str | None = None, seconds: float | None
     turn = turn or uuid.uuid4().hex[:8]
     text = link_markers(esc(answer.text), turn, len(answer.citations))
     parts = [f'<div class="qa-answer"><div class="qa-text">{text}</div>']
+    if len(answer.rows) > 1:
+        parts.append(rows_table(answer, turn))
     if answer.note:
         parts.append(f'<div class="qa-note">提示：{esc(answer.note)}</div>')
     meta = [MODE_LABELS.get(answer.mode, answer.mode)]
@@ -94,6 +96,25 @@ def render_answer(answer: Answer, turn: str | None = None, seconds: float | None
     parts.append(_sources_html(answer, turn))
     parts.append("</div>")
     return "".join(parts)  # one line, no blank lines: the chatbot keeps it as one raw HTML block
+
+
+def rows_table(answer: Answer, turn: str) -> str:
+    """A comparison's values as a small table under the text, each linked to its source."""
+    def value(row: dict) -> str:
+        if row["value"] is None:
+            return "报告未给出"
+        quals = "、".join(row["qualifiers"])
+        return f"{row['value']:g}{row['unit']}" + (f"（{quals}）" if quals else "")
+
+    def marker(row: dict) -> str:
+        return f"[{row['marker']}]"
+
+    body = "".join(
+        f"<tr><td>{esc(r['city'])}</td><td>{esc(value(r))}</td>"
+        f"<td>{link_markers(marker(r), turn, len(answer.citations)) if r['marker'] else ''}"
+        f"{esc(r['note'])}</td></tr>"
+        for r in answer.rows)
+    return f'<table class="qa-rows"><thead><tr><th>城市</th><th>数值</th><th>出处</th></tr></thead><tbody>{body}</tbody></table>'
 
 
 def render_pending(text: str = "") -> str:
