@@ -87,7 +87,7 @@ def cmd_eval(args) -> int:
     from .evaluate import run_eval
 
     return run_eval(Path(args.file), kb_dir=args.kb, with_answers=not args.retrieval_only, show_misses=args.misses,
-                    as_json=args.json, mode=args.mode, limit=args.limit)
+                    as_json=args.json, mode=args.mode, limit=args.limit, baseline=args.baseline, cold=args.cold)
 
 
 def cmd_bench(args) -> int:
@@ -124,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mode", choices=["extractive", "llm"], default="extractive", help="answer mode (llm needs QA_LLM)")
     p.add_argument("--limit", type=int, help="only the first N items")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--baseline", action="store_true",
+                   help="CMRC-style sets: also run the plain LangChain recipe (splitter -> FAISS) on the same corpus")
+    p.add_argument("--cold", action="store_true",
+                   help="CMRC-style sets: rebuild the knowledge base from an empty embedding cache (fair build time)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("bench", help="build time, load time, latency and memory of the default pipeline")

@@ -178,13 +178,18 @@ def format_answers(name: str, s: dict) -> str:
 
 
 def run_eval(path: Path, kb_dir=None, with_answers: bool = True, show_misses: bool = False, as_json: bool = False,
-             mode: str = "extractive", limit: int | None = None) -> int:
+             mode: str = "extractive", limit: int | None = None, baseline: bool = False, cold: bool = False) -> int:
     """`python -m qa eval FILE`: retrieval metrics, then answer metrics (extractive mode unless
-    mode="llm", which needs QA_LLM)."""
+    mode="llm", which needs QA_LLM). A CMRC-style file (items with "gold_doc_ids") is scored
+    against its own corpus by `external_eval`."""
     from .answer import ask
     from .pipeline import open_kb, retrieve
 
     items = load_items(path)[:limit]
+    from .external_eval import is_span_benchmark, run_span_benchmark
+
+    if is_span_benchmark(items):
+        return run_span_benchmark(path, kb_dir, with_answers, baseline, cold, limit, show_misses, as_json)
     open_kb(kb_dir)  # load (or build) outside the timed loop
     out: dict = {}
     if items and "turns" in items[0]:
