@@ -16,6 +16,8 @@ from typing import Iterator
 from .conversation import rewrite_followup
 from .extract import (answer_spans, asks_quantity, display_span, paraphrased_figure_span, score_sentences, topic_terms,
                       unfamiliar_words)
+from .generic_answer import generic_answer
+from .kinds import GENERIC
 from .pipeline import get_embedder, open_kb
 from .query import QueryAnalysis
 from .retrieval import check_question, search, to_passages, word_standout
@@ -43,7 +45,10 @@ def extractive_answer(question: str, analysis, passages: list[Passage], similari
                       unfamiliar: list[str] | None = None, standout: dict | None = None) -> Answer:
     """The best answering span(s), cited; or a refusal with the closest passages as related.
     `unfamiliar` are the question's topic words that no indexed report uses (see `unfamiliar_words`);
-    `similarity` and `standout` are the sentence signals of `score_sentences`."""
+    `similarity` and `standout` are the sentence signals of `score_sentences`.
+    When the best passage comes from a generic document (not a report), the generic reader answers."""
+    if passages and passages[0].kind == GENERIC:
+        return generic_answer(question, passages)
     if analysis.unknown_places:
         return Answer(_refusal(question, analysis, f"知识库中没有{'、'.join(analysis.unknown_places)}的报告"),
                       refused=True, related=passages[:3], question=question)
@@ -116,7 +121,8 @@ def _gather(question: str, history: History | None, k: int, city, kb_dir, chat_m
     embedder = get_embedder()
     result = search(kb, embedder, standalone, k=max(k, ANSWER_PASSAGES), cities=cities)
     srows = list(result.sentence_sims)
-    words = [] if result.analysis.unknown_places else unfamiliar_words(standalone, result.analysis, kb.uses)
+    generic = bool(result.hits) and kb.passages[result.hits[0].row].kind == GENERIC  # read by generic_answer
+    words = [] if result.analysis.unknown_places or generic else unfamiliar_words(standalone, result.analysis, kb.uses)
     evidence = Evidence(standalone, result.analysis, to_passages(kb, result.hits), {}, {}, words)
     for srow, z in zip(srows, word_standout(kb, embedder, words, srows)):
         row, start, _ = kb.sentences[srow]

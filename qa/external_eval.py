@@ -92,7 +92,7 @@ def retrieval_summary(ranks: list[int | None], latencies_ms: list[float]) -> dic
 
 def score_retrieval(items: list[dict], retrieve_ids: Callable[[str], list[str]]) -> tuple[dict, list[dict]]:
     ranks, latencies, misses = [], [], []
-    for item in items:
+    for item in (it for it in items if it["gold_doc_ids"]):  # a question no paragraph answers has no rank
         t0 = time.perf_counter()
         ids = retrieve_ids(item["question"])
         latencies.append((time.perf_counter() - t0) * 1000)
@@ -110,11 +110,18 @@ def contains_answer(text: str, answers: list[str]) -> bool:
 
 
 def score_answers(items: list[dict], ask: Callable) -> tuple[dict, list[dict]]:
-    rows, misses = [], []
+    """Answerable items (with reference spans): containment, refusals, gold paragraph cited.
+    Items without references: how many were refused."""
+    rows, unanswerable, misses = [], [], []
     for item in items:
         t0 = time.perf_counter()
         ans = ask(item["question"])
         ms = (time.perf_counter() - t0) * 1000
+        if not item["answers"]:
+            unanswerable.append((ans.refused, ms))
+            if not ans.refused:
+                misses.append({"id": item.get("id"), "question": item["question"], "answer": ans.text[:200]})
+            continue
         contained = not ans.refused and contains_answer(ans.text, item["answers"])
         cited = any(p.doc_id in item["gold_doc_ids"] for p in ans.citations)
         rows.append((contained, ans.refused, cited, ms, len(ans.text)))
@@ -123,14 +130,17 @@ def score_answers(items: list[dict], ask: Callable) -> tuple[dict, list[dict]]:
                            "refused": ans.refused, "answer": ans.text[:200]})
     n = len(rows) or 1
     answered = [r for r in rows if not r[1]]
+    ms = [r[3] for r in rows] + [m for _, m in unanswerable]
     return {
         "n": len(rows),
         "containment": sum(r[0] for r in rows) / n,
         "refused": sum(r[1] for r in rows) / n,
         "cited_gold": sum(r[2] for r in answered) / (len(answered) or 1),
         "answer_chars_median": statistics.median([r[4] for r in answered]) if answered else 0,
-        "p50_ms": percentile([r[3] for r in rows], 50),
-        "p95_ms": percentile([r[3] for r in rows], 95),
+        "unanswerable": len(unanswerable),
+        "refusal_recall": sum(r for r, _ in unanswerable) / (len(unanswerable) or 1),
+        "p50_ms": percentile(ms, 50),
+        "p95_ms": percentile(ms, 95),
     }, misses
 
 
@@ -181,6 +191,7 @@ def run_span_benchmark(path: Path, kb_dir=None, with_answers: bool = True, basel
     kb = built.kb
     retrieve(items[0]["question"], kb_dir=root)  # warm-up: the first query loads the model
     ours, misses = score_retrieval(items, lambda q: [p.doc_id for p in retrieve(q, k=10, kb_dir=root)])
+    retrieval_rows = ours["n"] > 0
     out: dict = {"questions": str(path), "corpus_documents": len(kb.documents), "passages": len(kb.passages),
                  "kinds": _kinds(kb), "build_seconds": round(built.seconds, 1), "build_reused": built.reused,
                  "retrieval": ours}
@@ -188,7 +199,9 @@ def run_span_benchmark(path: Path, kb_dir=None, with_answers: bool = True, basel
     lines = [f"== {Path(path).name}: {len(items)} questions, corpus {len(kb.documents)} documents ({_kinds(kb)})",
              f"{'':22}{'hit@1':>7}{'hit@5':>7}{'MRR@10':>8}{'p50 ms':>9}{'p95 ms':>9}{'build s':>10}",
              _row("report-qa", ours, built.seconds, note)]
-    if baseline:
+    if not retrieval_rows:
+        lines[1:] = [f"no question names a gold paragraph; index: {note}, {built.seconds:.1f} s"]
+    if baseline and retrieval_rows:
         embedder = get_embedder()
         store, seconds, n_chunks = build_baseline(corpus, embedder)
         store.similarity_search(items[0]["question"], k=10)  # warm-up
@@ -199,9 +212,13 @@ def run_span_benchmark(path: Path, kb_dir=None, with_answers: bool = True, basel
         answers, answer_misses = score_answers(items, lambda q: ask(q, kb_dir=root, mode="extractive"))
         out["answers"] = answers
         misses += answer_misses
-        lines.append(f"answers (extractive): containment {answers['containment']:.3f} | refused {answers['refused']:.3f}"
-                     f" | cited gold paragraph {answers['cited_gold']:.3f} | median answer {answers['answer_chars_median']:.0f}"
-                     f" chars | ask p50 {answers['p50_ms']:.1f} ms p95 {answers['p95_ms']:.1f} ms")
+        if answers["n"]:
+            lines.append(f"answers (extractive, {answers['n']}): containment {answers['containment']:.3f} | refused "
+                         f"{answers['refused']:.3f} | cited gold paragraph {answers['cited_gold']:.3f} | median answer "
+                         f"{answers['answer_chars_median']:.0f} chars")
+        if answers["unanswerable"]:
+            lines.append(f"unanswerable ({answers['unanswerable']}): refused {answers['refusal_recall']:.3f}")
+        lines.append(f"ask p50 {answers['p50_ms']:.1f} ms, p95 {answers['p95_ms']:.1f} ms")
     if as_json:
         print(json.dumps(out, ensure_ascii=False, indent=1))
         return 0

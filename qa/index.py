@@ -13,6 +13,7 @@ Layout of a knowledge-base folder:
         sentences.faiss  sentence vectors (each embedded after its city name)
         store.sqlite     documents and passages (no pickle anywhere)
         bm25/            bm25s arrays + JSON vocabulary
+        bm25_generic/    keyword index of the generic documents' passages (words + character bigrams)
 """
 from __future__ import annotations
 
@@ -32,16 +33,20 @@ from typing import Callable
 import faiss
 import numpy as np
 
-from .chunking import CHUNKER_VERSION, ChunkConfig, chunk_document, keyword_text, sentence_embedding_text, split_sentences_zh
+from .chunking import CHUNKER_VERSION, ChunkConfig, chunk_document, keyword_text
+from .generic_search import FOLDER as GENERIC_KEYWORDS, build_generic_keywords, generic_rows, load_generic_keywords
 from .ingest import list_files, load_documents
 from .keywords import add_words, build_bm25, in_vocabulary, load_bm25, save_bm25, tokenize_zh
+from .kinds import REPORT, embedding_units
 from .query import city_aliases, synonym_groups
 from .schema import Document, Passage
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 5  # 4: only sentences are embedded (after their city); a passage's vector is their mean
+FORMAT_VERSION = 6  # 4: only sentences are embedded (after their city); a passage's vector is their mean
 # 5: the manifest holds the sentences' centroid (retrieval discounts generic sentences by it)
+# 6: documents have a kind (report / generic); generic passages are embedded whole and have
+#    their own keyword index (bm25_generic/)
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_DIR / "data" / "reports"
 # Flat search is exact and fast up to this many vectors (≈ 150 MB); above it IVF keeps queries fast.
@@ -210,6 +215,9 @@ class KnowledgeBase:
     sentences: np.ndarray  # srow -> (passage row, start, end) in the document
     first_sentence: np.ndarray  # passage row -> its first srow (and row+1 -> one past its last)
     centroid: np.ndarray  # unit mean direction of the sentence vectors
+    # Rows of generic passages (embedded whole: one "sentence" each) and their keyword index.
+    generic_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    generic_bm25: object = None
 
     @property
     def cities(self) -> list[str]:
@@ -222,7 +230,7 @@ class KnowledgeBase:
 
     @property
     def default_year(self) -> int | None:
-        years = [d.year for d in self.documents.values() if d.year]
+        years = [d.year for d in self.documents.values() if d.year and d.kind == REPORT]
         return max(set(years), key=lambda y: (years.count(y), y)) if years else None
 
 
@@ -280,11 +288,11 @@ def _build_locked(root: Path, sources, embedder, chunk_config: ChunkConfig, prog
         from embeddings import load_embedder
 
         embedder = load_embedder()
-    # Only sentences are embedded: a question about one fact matches its sentence far better than
-    # a 300-character passage, and a passage's vector is the mean of its sentences' vectors
-    # (measured better on dev than embedding passages too, at less than half the build time).
-    sentences = [(row, p.start + a, p.start + b) for row, p in enumerate(passages) for a, b in split_sentences_zh(p.text)]
-    texts = [sentence_embedding_text(passages[row], documents_by_id[passages[row].doc_id].text[a:b]) for row, a, b in sentences]
+    # In reports only sentences are embedded: a question about one fact matches its sentence far
+    # better than a 300-character passage, and a passage's vector is the mean of its sentences'
+    # vectors (measured better on dev than embedding passages too, at less than half the build
+    # time). A generic passage is embedded whole, as its one "sentence" (qa.kinds).
+    sentences, texts = embedding_units(passages, {d.doc_id: d.text for d in documents})
     cache = EmbeddingCache(root / "embed_cache.sqlite")
     try:
         sentence_vectors, n_embedded = embed_with_cache(embedder, texts, cache, progress=lambda f, m: say(0.1 + 0.8 * f, m))
@@ -305,6 +313,7 @@ def _build_locked(root: Path, sources, embedder, chunk_config: ChunkConfig, prog
     _write_store(tmp / "store.sqlite", documents, passages, sentences)
     bm25 = build_bm25([tokenize_zh(keyword_text(p)) for p in passages])
     save_bm25(bm25, tmp / "bm25")
+    build_generic_keywords(passages, tmp / GENERIC_KEYWORDS)
     manifest = {
         "format_version": FORMAT_VERSION,
         "embed_model": embedder.model_id,
@@ -316,6 +325,7 @@ def _build_locked(root: Path, sources, embedder, chunk_config: ChunkConfig, prog
         "corpus_hash": source_hash,
         "faiss_index": type(faiss_index).__name__,
         "documents": len(documents),
+        "kinds": {k: sum(d.kind == k for d in documents) for k in sorted({d.kind for d in documents})},
         "passages": len(passages),
         "embedded_now": n_embedded,
         "build_seconds": round(time.perf_counter() - t0, 2),
@@ -334,13 +344,13 @@ def _build_locked(root: Path, sources, embedder, chunk_config: ChunkConfig, prog
 def _write_store(path: Path, documents: list[Document], passages: list[Passage], sentences: list[tuple[int, int, int]]) -> None:
     conn = sqlite3.connect(path)
     with conn:
-        conn.execute("CREATE TABLE documents (doc_id TEXT PRIMARY KEY, title TEXT, city TEXT, year INTEGER, source TEXT, text TEXT)")
+        conn.execute("CREATE TABLE documents (doc_id TEXT PRIMARY KEY, title TEXT, city TEXT, year INTEGER, source TEXT, text TEXT, kind TEXT)")
         conn.execute(
             "CREATE TABLE passages (row INTEGER PRIMARY KEY, id TEXT, doc_id TEXT, section TEXT, start INTEGER, end INTEGER)"
         )
         conn.executemany(
-            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?)",
-            [(d.doc_id, d.title, d.city, d.year, d.source, d.text) for d in documents],
+            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(d.doc_id, d.title, d.city, d.year, d.source, d.text, d.kind) for d in documents],
         )
         conn.executemany(
             "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?)",
@@ -382,8 +392,8 @@ def load(root: Path | None = None) -> KnowledgeBase:
     try:
         conn = sqlite3.connect(f"file:{build_dir / 'store.sqlite'}?mode=ro", uri=True)
         documents = {
-            r[0]: Document(doc_id=r[0], title=r[1], city=r[2], year=r[3], source=r[4], text=r[5])
-            for r in conn.execute("SELECT doc_id, title, city, year, source, text FROM documents")
+            r[0]: Document(doc_id=r[0], title=r[1], city=r[2], year=r[3], source=r[4], text=r[5], kind=r[6])
+            for r in conn.execute("SELECT doc_id, title, city, year, source, text, kind FROM documents")
         }
         rows = conn.execute("SELECT id, doc_id, section, start, end FROM passages ORDER BY row").fetchall()
         sentence_rows = np.array(conn.execute("SELECT row, start, end FROM sentences ORDER BY srow").fetchall(), dtype=np.int64).reshape(-1, 3)
@@ -394,7 +404,7 @@ def load(root: Path | None = None) -> KnowledgeBase:
     for pid, doc_id, section, start, end in rows:
         d = documents[doc_id]
         passages.append(Passage(id=pid, text=d.text[start:end], title=d.title, city=d.city, year=d.year,
-                                section=section, source=d.source, start=start, end=end, doc_id=doc_id))
+                                section=section, source=d.source, start=start, end=end, doc_id=doc_id, kind=d.kind))
     centroid = np.asarray(manifest.get("sentence_centroid") or [], dtype=np.float32)
     if centroid.shape != (faiss_index.d,) or not np.isfinite(centroid).all():
         raise IndexCorruptError(f"{build_dir / 'manifest.json'}: no sentence centroid of dim {faiss_index.d}; "
@@ -406,6 +416,7 @@ def load(root: Path | None = None) -> KnowledgeBase:
         )
     try:
         bm25 = load_bm25(build_dir / "bm25")
+        generic_bm25 = load_generic_keywords(build_dir / GENERIC_KEYWORDS)
     except (OSError, ValueError, KeyError) as exc:
         raise IndexCorruptError(f"{build_dir / 'bm25'} is corrupt ({exc}); rebuild with `python -m qa index`") from exc
     _teach_tokenizer(documents.values())
@@ -416,7 +427,7 @@ def load(root: Path | None = None) -> KnowledgeBase:
     first = np.searchsorted(sentence_rows[:, 0], np.arange(len(passages) + 1))
     return KnowledgeBase(root, manifest, documents, passages, faiss_index, bm25,
                          {c: np.asarray(r, dtype=np.int64) for c, r in by_city.items()},
-                         sentence_index, sentence_rows, first, centroid)
+                         sentence_index, sentence_rows, first, centroid, generic_rows(passages), generic_bm25)
 
 
 def _read_faiss(path: Path) -> faiss.Index:

@@ -11,7 +11,9 @@ import numpy as np
 
 from .index import KnowledgeBase
 from .extract import MIN_SENTENCES_FOR_Z, coverage, topic_terms
+from .generic_search import fuse_generic
 from .keywords import bm25_scores, tokenize_zh
+from .kinds import REPORT
 from .query import QueryAnalysis, analyze, resolve_cities, section_time
 from .schema import Passage
 
@@ -54,10 +56,11 @@ def check_question(question: str) -> str:
 
 
 def candidate_rows(kb: KnowledgeBase, cities: list[str] | None) -> np.ndarray | None:
-    """Rows of the named cities' reports, or None for the whole index."""
+    """Rows of the named cities' reports, or None for the whole index. Naming a city restricts
+    reports only: generic documents stay candidates."""
     if not cities:
         return None
-    parts = [kb.rows_by_city[c] for c in cities if c in kb.rows_by_city]
+    parts = [kb.rows_by_city[c] for c in cities if c in kb.rows_by_city] + [kb.generic_rows]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
@@ -175,11 +178,13 @@ def search(
     empty = (np.zeros(0, np.int64), np.zeros(0, np.float32))
     sentence_sims: dict[int, float] = {}
     dense = empty
+    query_vector = None
     if settings.dense:
         # Inside the named reports the city name says nothing and only pulls towards passages
         # that happen to repeat it (measured: hit@1 0.81 -> 0.83 on dev).
         text = analysis.scoped_dense_text if rows is not None and scope == analysis.cities else analysis.question
-        dense_rows, dense_scores, sentence_sims = dense_search(kb, embedder.embed_queries([text])[0], rows, n)
+        query_vector = embedder.embed_queries([text])[0]
+        dense_rows, dense_scores, sentence_sims = dense_search(kb, query_vector, rows, n)
         dense = (dense_rows, dense_scores)
     keyword = keyword_search(kb, analysis.keyword_text, rows, n) if settings.keyword else empty
     weight = settings.keyword_weight
@@ -188,8 +193,13 @@ def search(
         # question paraphrased in everyday words only matches filler words.
         weight *= coverage(kb.passages[int(keyword[0][0])].text, topic_terms(question, analysis))
     hits = fuse(dense, keyword, settings.fusion, weight)
+    if len(kb.generic_rows):
+        ranking_query = None if query_vector is None else query_vector.astype(np.float32) - HUB_PENALTY * kb.centroid
+        hits = fuse_generic(kb, question, hits, ranking_query, rows, n)
     if settings.report_aware and analysis.time_focus:
         for hit in hits:
+            if kb.passages[hit.row].kind != REPORT:
+                continue  # the year's sections are a report prior
             kind = section_time(kb.passages[hit.row].section)
             hit.score += YEAR_PRIOR * ((kind == analysis.time_focus) - (kind is not None and kind != analysis.time_focus))
         hits.sort(key=lambda h: -h.score)
