@@ -22,10 +22,12 @@ from .schema import Answer, Passage
 REFUSAL = "资料中没有找到“{topic}”的相关内容。"
 # Share of the question's (weighted) terms the best sentence must repeat to answer. Chosen on the
 # CMRC trial questions and 24 written unanswerable ones (docs/measurements.md).
-MIN_OVERLAP = 0.25
+MIN_COVERAGE = 0.4
+SAME_DOCUMENT_ONLY = True
 MAX_PASSAGES = 5  # read for an answer
 W_RANK = 0.03  # per passage rank below the first
 W_TYPE = 0.15  # the sentence holds what the question type asks for
+W_NEAR = 0.25  # per unit of overlap of the best neighbouring sentence
 SECOND_MARGIN = 0.2  # another sentence is added when its score is this close to the best
 MAX_SENTENCES = 3
 MAX_ANSWER_CHARS = 240
@@ -92,12 +94,24 @@ def _type_fit(question: str, sentence: str) -> float:
     return 0.0
 
 
+def passage_coverage(question: str, passage: Passage) -> float:
+    """Share of the question's terms (single characters weighing less) found in the passage or its
+    title: whether the passage is about what is asked at all."""
+    terms = question_terms(question)
+    text = normalize_zh(f"{passage.title}\n{passage.text}")
+    total = sum(terms.values())
+    return sum(w for t, w in terms.items() if t in text) / total if total else 0.0
+
+
 def _sentences(question: str, passages: list[Passage]) -> list[_Sentence]:
-    passages = passages[:MAX_PASSAGES]
-    weights = _weights(question_terms(question), [normalize_zh(p.text[a:b]) for p in passages
+    """Sentences of the passages from the best passage's document, best first. Weighed against each
+    other, the subject's name (in most of them) counts little and what is asked about counts."""
+    top_doc = passages[0].doc_id if passages else None
+    chosen = [(pi, p) for pi, p in enumerate(passages[:MAX_PASSAGES]) if SAME_DOCUMENT_ONLY is False or p.doc_id == top_doc]
+    weights = _weights(question_terms(question), [normalize_zh(p.text[a:b]) for _, p in chosen
                                                   for a, b in split_sentences_zh(p.text)])
     out = []
-    for pi, p in enumerate(passages):
+    for pi, p in chosen:
         spans = split_sentences_zh(p.text)
         for si, (a, b) in enumerate(spans):
             text = p.text[a:b]
@@ -105,7 +119,7 @@ def _sentences(question: str, passages: list[Passage]) -> list[_Sentence]:
             # The context may sit in a neighbour sentence (「……。其中，……」): half credit for it.
             near = max((_overlap(p.text[c:d], weights) for c, d in spans[max(0, si - 1) : si + 2] if (c, d) != (a, b)),
                        default=0.0)
-            score = overlap + 0.25 * near + W_TYPE * _type_fit(question, text) - W_RANK * pi
+            score = overlap + W_NEAR * near + W_TYPE * _type_fit(question, text) - W_RANK * pi
             out.append(_Sentence(pi, p.start + a, p.start + b, text, overlap, score))
     return sorted(out, key=lambda s: -s.score)
 
@@ -118,7 +132,8 @@ def _topic(question: str) -> str:
 def generic_answer(question: str, passages: list[Passage]) -> Answer:
     """The sentence(s) answering the question, cited; or a refusal with the closest passages."""
     ranked = _sentences(question, passages)
-    if not ranked or ranked[0].overlap < MIN_OVERLAP:
+    about = max((passage_coverage(question, p) for p in passages[:3]), default=0.0)
+    if not ranked or about < MIN_COVERAGE:
         return Answer(REFUSAL.format(topic=_topic(question)), refused=True, related=passages[:3], question=question)
     best = ranked[0]
     chosen = [best]
@@ -128,7 +143,7 @@ def generic_answer(question: str, passages: list[Passage]) -> Answer:
     for s in ranked[1:6]:
         if len(chosen) >= MAX_SENTENCES:
             break
-        if s.score >= best.score - SECOND_MARGIN and s.overlap >= MIN_OVERLAP and all(abs(s.start - c.start) > 0 or
+        if s.score >= best.score - SECOND_MARGIN and all(abs(s.start - c.start) > 0 or
                                                                                      s.passage_index != c.passage_index for c in chosen):
             chosen.append(s)
     return _cite(question, chosen, passages)
