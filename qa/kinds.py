@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from .chunking import heading_level, sentence_embedding_text, split_sentences_zh
-from .schema import Document, Passage
+from .schema import Passage
 
 REPORT, GENERIC = "report", "generic"
 KINDS = (REPORT, GENERIC)
@@ -37,11 +37,6 @@ def classify_document(title: str, text: str, city: str | None, year: int | None)
     headings = [p for p in text.split("\n") if heading_level(p)]
     sections = sum(1 for h in headings if _REPORT_SECTION_RE.search(h))
     return REPORT if len(headings) >= 2 and sections >= 1 else GENERIC
-
-
-def set_kind(doc: Document) -> Document:
-    doc.kind = classify_document(doc.title, doc.text, doc.city, doc.year)
-    return doc
 
 
 def embedding_units(passages: list[Passage], texts_of: dict[str, str]) -> tuple[list[tuple[int, int, int]], list[str]]:
