@@ -19,6 +19,8 @@ from .conversation import rewrite_followup
 from .errors import ConfigError
 from .extract import Span, answer_spans, display_span, paraphrased_figure_span, score_sentences
 from .facts import FactAnswer, FactQuery, answer_from_facts
+from .generic_answer import generic_answer
+from .kinds import GENERIC
 from .pipeline import get_embedder, open_kb
 from .query import Question, analyze, check_question
 from .retrieval import search, to_passages, word_standout
@@ -96,8 +98,11 @@ class Evidence:
 
 
 def extractive_answer(e: Evidence, cfg: AnswerConfig = AnswerConfig()) -> Answer:
-    """The best answering span(s), cited; or a refusal with the closest passages as related."""
+    """The best answering span(s), cited; or a refusal with the closest passages as related.
+    When the best passage comes from a generic document (not a report), the generic reader answers."""
     q, passages = e.question, e.passages
+    if passages and passages[0].kind == GENERIC:
+        return generic_answer(q.text, passages)
     if q.unknown_places:
         return _refused(q, passages, f"知识库中没有{'、'.join(q.unknown_places)}的报告")
     scored = score_sentences(q, passages, e.similarity, e.standout, cfg)
@@ -160,7 +165,8 @@ def gather(text: str, k: int, city, kb, embedder, config: Config) -> Evidence:
     result = search(kb, embedder, q, k, config.retrieval)
     srows = list(result.sentence_sims)
     similarity, standout = {}, {}
-    z_scores = word_standout(kb, embedder, q.unfamiliar, srows, config.retrieval.max_standout_words,
+    generic = bool(result.hits) and kb.passages[result.hits[0].row].kind == GENERIC  # read by generic_answer
+    z_scores = word_standout(kb, embedder, () if generic else q.unfamiliar, srows, config.retrieval.max_standout_words,
                              config.answer.min_sentences_for_z)
     for srow, z in zip(srows, z_scores):
         row, start, _ = kb.sentences[srow]

@@ -144,6 +144,7 @@ def chunk_document(doc: Document, config: ChunkConfig = ChunkConfig()) -> list[P
                     start=start,
                     end=end,
                     doc_id=doc.doc_id,
+                    kind=doc.kind,
                 )
             )
     return passages

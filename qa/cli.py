@@ -117,7 +117,8 @@ def cmd_eval(args) -> int:
 
         client = ApiClient(args.via_api)
     return run_eval(Path(args.file), kb_dir=args.kb, with_answers=not args.retrieval_only, show_misses=args.misses,
-                    as_json=args.json, mode=args.mode, limit=args.limit, client=client)
+                    as_json=args.json, mode=args.mode, limit=args.limit, client=client, baseline=args.baseline,
+                    cold=args.cold)
 
 
 def cmd_bench(args) -> int:
@@ -166,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true")
     p.add_argument("--via-api", metavar="URL", help="ask a running server's API (e.g. http://127.0.0.1:7860) "
                    "instead of answering in this process; QA_API_KEY is sent as the key")
+    p.add_argument("--baseline", action="store_true",
+                   help="CMRC-style sets: also run the plain LangChain recipe (splitter -> FAISS) on the same corpus")
+    p.add_argument("--cold", action="store_true",
+                   help="CMRC-style sets: rebuild the knowledge base from an empty embedding cache (fair build time)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("facts", help="the statistics the reports state (a table, or CSV)")

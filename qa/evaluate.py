@@ -216,9 +216,16 @@ def format_answers(name: str, s: dict) -> str:
 
 
 def run_eval(path: Path, kb_dir=None, with_answers: bool = True, show_misses: bool = False, as_json: bool = False,
-             mode: str = "extractive", limit: int | None = None, client=None) -> int:
+             mode: str = "extractive", limit: int | None = None, client=None, baseline: bool = False,
+             cold: bool = False) -> int:
     """`python -m qa eval FILE`: retrieval metrics, then answer metrics (extractive mode unless
-    mode="llm", which needs QA_LLM). With a `qa.client.ApiClient`, both go through a server's API."""
+    mode="llm", which needs QA_LLM). With a `qa.client.ApiClient`, both go through a server's API.
+    A CMRC-style file (items with "gold_doc_ids") is scored against its own corpus by `external_eval`."""
+    from .external_eval import is_span_benchmark, run_span_benchmark
+
+    items = load_items(path)[:limit]
+    if is_span_benchmark(items):
+        return run_span_benchmark(path, kb_dir, with_answers, baseline, cold, limit, show_misses, as_json)
     if client is not None:
         ask, retrieve = client.ask, client.retrieve
     else:
@@ -227,7 +234,6 @@ def run_eval(path: Path, kb_dir=None, with_answers: bool = True, show_misses: bo
 
         open_kb(kb_dir)  # load (or build) outside the timed loop
     where = {} if client is not None else {"kb_dir": kb_dir}  # a server answers from its own knowledge base
-    items = load_items(path)[:limit]
     out: dict = {}
     if items and items[0].get("type") in FACT_TYPES:
         if client is not None:

@@ -15,6 +15,7 @@ Layout of a knowledge-base folder:
         sentences.faiss  sentence vectors (each embedded after its city name)
         store.sqlite     documents, passages, sentences and the reports' facts (no pickle anywhere)
         bm25/            bm25s arrays + JSON vocabulary
+        bm25_generic/    keyword index of the generic documents' passages (words + character bigrams)
 """
 from __future__ import annotations
 
@@ -36,12 +37,14 @@ from typing import Callable
 import faiss
 import numpy as np
 
-from .chunking import CHUNKER_VERSION, ChunkConfig, chunk_document, keyword_text, sentence_embedding_text
+from .chunking import CHUNKER_VERSION, ChunkConfig, chunk_document, keyword_text
 from .config import DEFAULT_DATA_DIR, PROJECT_DIR, from_env
 from .errors import IndexCorruptError, IndexMissingError, KnowledgeBaseError
 from .facts import FACTS_VERSION, REGISTRY_FILE, Fact, extract_facts, read_facts, write_facts
+from .generic_search import FOLDER as GENERIC_KEYWORDS, build_generic_keywords, generic_rows, load_generic_keywords
 from .ingest import list_files, load_documents
 from .keywords import add_words, build_bm25, in_vocabulary, load_bm25, save_bm25, tokenize_zh
+from .kinds import REPORT, embedding_units
 from .query import city_aliases, synonym_groups
 from .schema import Document, Passage
 from .shipped_vectors import ShippedVectors, load_shipped
@@ -49,9 +52,11 @@ from .text import split_sentences
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 6  # 4: only sentences are embedded (after their city); a passage's vector is their mean
+FORMAT_VERSION = 7  # 4: only sentences are embedded (after their city); a passage's vector is their mean
 # 5: the manifest holds the sentences' centroid (retrieval discounts generic sentences by it)
-# 6: the store holds the reports' facts (qa/facts.py)
+# 6: documents have a kind (report / generic); generic passages are embedded whole and have
+#    their own keyword index (bm25_generic/)
+# 7: the store holds the reports' facts (qa/facts.py)
 # Flat search is exact and fast up to this many vectors (≈ 150 MB); above it IVF keeps queries fast.
 FLAT_MAX_VECTORS = 100_000
 
@@ -241,6 +246,9 @@ class KnowledgeBase:
             starts.append(p.start)
             rows.append(row)
         return by_doc
+    # Rows of generic passages (embedded whole: one "sentence" each) and their keyword index.
+    generic_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    generic_bm25: object = None
 
     @property
     def cities(self) -> list[str]:
@@ -253,7 +261,7 @@ class KnowledgeBase:
 
     @property
     def default_year(self) -> int | None:
-        years = [d.year for d in self.documents.values() if d.year]
+        years = [d.year for d in self.documents.values() if d.year and d.kind == REPORT]
         return max(set(years), key=lambda y: (years.count(y), y)) if years else None
 
 
@@ -270,14 +278,6 @@ def tokenizer_words_hash() -> str:
 def _teach_tokenizer(documents) -> None:
     add_words(a for d in documents if d.city for a in city_aliases(d.city))
     add_words(t for g in synonym_groups() for t in g)
-
-
-def sentence_texts(passages: list[Passage]) -> tuple[list[tuple[int, int, int]], list[str]]:
-    """The sentences of the passages as (passage row, start, end) in their document, and the text
-    the embedder reads for each (scripts/ship_vectors.py and the benchmarks embed the same)."""
-    sentences = [(row, p.start + a, p.start + b) for row, p in enumerate(passages) for a, b in split_sentences(p.text)]
-    texts = [sentence_embedding_text(p, p.text[a:b]) for p in passages for a, b in split_sentences(p.text)]
-    return sentences, texts
 
 
 def build(
@@ -326,10 +326,11 @@ def _build_locked(root: Path, sources, embedder, chunk_config: ChunkConfig, prog
         from embeddings import load_embedder
 
         embedder = load_embedder()
-    # Only sentences are embedded: a question about one fact matches its sentence far better than
-    # a 300-character passage, and a passage's vector is the mean of its sentences' vectors
-    # (measured better on dev than embedding passages too, at less than half the build time).
-    sentences, texts = sentence_texts(passages)
+    # In reports only sentences are embedded: a question about one fact matches its sentence far
+    # better than a 300-character passage, and a passage's vector is the mean of its sentences'
+    # vectors (measured better on dev than embedding passages too, at less than half the build
+    # time). A generic passage is embedded whole, as its one "sentence" (qa.kinds).
+    sentences, texts = embedding_units(passages)
     cache = EmbeddingCache(root / "embed_cache.sqlite")
     try:
         sentence_vectors, n_embedded = embed_with_cache(embedder, texts, cache, progress=lambda f, m: say(0.1 + 0.8 * f, m),
@@ -364,6 +365,7 @@ class Manifest:
     sentence_centroid: tuple[float, ...] = ()
     faiss_index: str = ""
     documents: int = 0
+    kinds: dict = field(default_factory=dict)  # documents per kind (report / generic)
     passages: int = 0
     embedded_now: int = 0
     build_seconds: float = 0.0
@@ -408,8 +410,10 @@ def write_build(root: Path, documents: list[Document], passages: list[Passage], 
     faiss.write_index(make_faiss_index(sentence_vectors), str(tmp / "sentences.faiss"))
     _write_store(tmp / "store.sqlite", documents, passages, sentences, facts)
     save_bm25(build_bm25([tokenize_zh(keyword_text(p)) for p in passages]), tmp / "bm25")
+    build_generic_keywords(passages, tmp / GENERIC_KEYWORDS)
+    kinds = {k: sum(d.kind == k for d in documents) for k in sorted({d.kind for d in documents})}
     manifest = replace(manifest, dim=int(vectors.shape[1]), sentence_centroid=tuple(centroid_for_manifest(sentence_vectors.mean(axis=0))),
-                       faiss_index=type(faiss_index).__name__, documents=len(documents), passages=len(passages),
+                       faiss_index=type(faiss_index).__name__, documents=len(documents), kinds=kinds, passages=len(passages),
                        build_seconds=round(time.perf_counter() - started, 2), built_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
     _atomic_write(tmp / "manifest.json", manifest.to_json())
     final = builds / build_id
@@ -423,13 +427,13 @@ def _write_store(path: Path, documents: list[Document], passages: list[Passage],
                  facts: list[Fact]) -> None:
     conn = sqlite3.connect(path)
     with conn:
-        conn.execute("CREATE TABLE documents (doc_id TEXT PRIMARY KEY, title TEXT, city TEXT, year INTEGER, source TEXT, text TEXT)")
+        conn.execute("CREATE TABLE documents (doc_id TEXT PRIMARY KEY, title TEXT, city TEXT, year INTEGER, source TEXT, text TEXT, kind TEXT)")
         conn.execute(
             "CREATE TABLE passages (row INTEGER PRIMARY KEY, id TEXT, doc_id TEXT, section TEXT, start INTEGER, end INTEGER)"
         )
         conn.executemany(
-            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?)",
-            [(d.doc_id, d.title, d.city, d.year, d.source, d.text) for d in documents],
+            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(d.doc_id, d.title, d.city, d.year, d.source, d.text, d.kind) for d in documents],
         )
         conn.executemany(
             "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?)",
@@ -469,8 +473,8 @@ def load(root: Path | None = None) -> KnowledgeBase:
     try:
         conn = sqlite3.connect(f"file:{build_dir / 'store.sqlite'}?mode=ro", uri=True)
         documents = {
-            r[0]: Document(doc_id=r[0], title=r[1], city=r[2], year=r[3], source=r[4], text=r[5])
-            for r in conn.execute("SELECT doc_id, title, city, year, source, text FROM documents")
+            r[0]: Document(doc_id=r[0], title=r[1], city=r[2], year=r[3], source=r[4], text=r[5], kind=r[6])
+            for r in conn.execute("SELECT doc_id, title, city, year, source, text, kind FROM documents")
         }
         rows = conn.execute("SELECT id, doc_id, section, start, end FROM passages ORDER BY row").fetchall()
         sentence_rows = np.array(conn.execute("SELECT row, start, end FROM sentences ORDER BY srow").fetchall(), dtype=np.int64).reshape(-1, 3)
@@ -482,7 +486,7 @@ def load(root: Path | None = None) -> KnowledgeBase:
     for pid, doc_id, section, start, end in rows:
         d = documents[doc_id]
         passages.append(Passage(id=pid, text=d.text[start:end], title=d.title, city=d.city, year=d.year,
-                                section=section, source=d.source, start=start, end=end, doc_id=doc_id))
+                                section=section, source=d.source, start=start, end=end, doc_id=doc_id, kind=d.kind))
     centroid = np.asarray(manifest.sentence_centroid, dtype=np.float32)
     if centroid.shape != (faiss_index.d,) or not np.isfinite(centroid).all():
         raise IndexCorruptError(f"{build_dir / 'manifest.json'} 缺少 {faiss_index.d} 维的句向量中心；{REBUILD}")
@@ -491,6 +495,7 @@ def load(root: Path | None = None) -> KnowledgeBase:
                                 f"个段落（清单记录 {manifest.dim} 维）；{REBUILD}")
     try:
         bm25 = load_bm25(build_dir / "bm25")
+        generic_bm25 = load_generic_keywords(build_dir / GENERIC_KEYWORDS)
     except (OSError, ValueError, KeyError) as exc:
         raise IndexCorruptError(f"{build_dir / 'bm25'} 已损坏（{exc}）；{REBUILD}") from exc
     _teach_tokenizer(documents.values())
@@ -501,7 +506,7 @@ def load(root: Path | None = None) -> KnowledgeBase:
     first = np.searchsorted(sentence_rows[:, 0], np.arange(len(passages) + 1))
     return KnowledgeBase(root, manifest, documents, passages, faiss_index, bm25,
                          {c: np.asarray(r, dtype=np.int64) for c, r in by_city.items()},
-                         sentence_index, sentence_rows, first, centroid, facts)
+                         sentence_index, sentence_rows, first, centroid, facts, generic_rows(passages), generic_bm25)
 
 
 def _read_faiss(path: Path) -> faiss.Index:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import IngestError
+from .kinds import classify_document
 from .schema import Document
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".pdf", ".docx", ".jsonl"}
@@ -107,13 +108,15 @@ def parse_title(title: str) -> tuple[str | None, int | None]:
 
 def make_document(title: str, paragraphs: list[str], source: str, doc_id: str | None = None) -> Document:
     city, year = parse_title(title)
+    text = "\n".join(paragraphs)
     return Document(
         doc_id=doc_id or title,
         title=title,
-        text="\n".join(paragraphs),
+        text=text,
         source=source,
         city=city,
         year=year,
+        kind=classify_document(title, text, city, year),
     )
 
 

@@ -10,7 +10,9 @@ import numpy as np
 
 from .config import RetrievalConfig
 from .index import KnowledgeBase
+from .generic_search import fuse_generic
 from .keywords import bm25_scores, tokenize_zh
+from .kinds import REPORT
 from .query import Question, coverage, section_time
 from .schema import Passage
 
@@ -29,10 +31,11 @@ class Hit:
 
 
 def candidate_rows(kb: KnowledgeBase, cities: tuple[str, ...]) -> np.ndarray | None:
-    """Rows of the named cities' reports, or None for the whole index."""
+    """Rows of the named cities' reports, or None for the whole index. Naming a city restricts
+    reports only: generic documents stay candidates."""
     if not cities:
         return None
-    parts = [kb.rows_by_city[c] for c in cities if c in kb.rows_by_city]
+    parts = [kb.rows_by_city[c] for c in cities if c in kb.rows_by_city] + [kb.generic_rows]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
@@ -133,11 +136,13 @@ def search(kb: KnowledgeBase, embedder, question: Question, k: int, cfg: Retriev
     empty = (np.zeros(0, np.int64), np.zeros(0, np.float32))
     sentence_sims: dict[int, float] = {}
     dense = empty
+    query_vector = None
     if cfg.dense:
         # Inside the named reports the city name says nothing and only pulls towards passages
         # that happen to repeat it (measured: hit@1 0.81 -> 0.83 on dev).
         text = question.scoped_text if rows is not None and scope == question.cities else question.text
-        dense_rows, dense_scores, sentence_sims = dense_search(kb, embedder.embed_queries([text])[0], rows, n, cfg)
+        query_vector = embedder.embed_queries([text])[0]
+        dense_rows, dense_scores, sentence_sims = dense_search(kb, query_vector, rows, n, cfg)
         dense = (dense_rows, dense_scores)
     keyword = keyword_search(kb, question.keyword_text, rows, n) if cfg.keyword else empty
     weight = cfg.keyword_weight
@@ -146,8 +151,13 @@ def search(kb: KnowledgeBase, embedder, question: Question, k: int, cfg: Retriev
         # question paraphrased in everyday words only matches filler words.
         weight *= coverage(kb.passages[int(keyword[0][0])].text, question.topic)
     hits = fuse(dense, keyword, weight, cfg)
+    if len(kb.generic_rows):
+        ranking = None if query_vector is None else ranking_query(kb, query_vector, cfg)
+        hits = fuse_generic(kb, question.text, hits, ranking, rows, n)
     if cfg.report_aware and question.time_focus:
         for hit in hits:
+            if kb.passages[hit.row].kind != REPORT:
+                continue  # the year's sections are a report prior
             kind = section_time(kb.passages[hit.row].section)
             hit.score += cfg.year_prior * ((kind == question.time_focus) - (kind is not None and kind != question.time_focus))
         hits.sort(key=lambda h: -h.score)

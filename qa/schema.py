@@ -16,6 +16,9 @@ class Document:
     source: str
     city: str | None = None
     year: int | None = None
+    # "report" (a city/region's work report: report priors apply) or "generic" (any other text),
+    # decided at ingest by qa.kinds.classify_document and stored in the index.
+    kind: str = "report"
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Passage:
     end: int
     doc_id: str = ""
     score: float = 0.0
+    kind: str = "report"  # its document's kind
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from embeddings import load_embedder  # noqa: E402
 from embeddings.onnx_runtime import physical_cores  # noqa: E402
 from qa.chunking import chunk_document  # noqa: E402
-from qa.index import DEFAULT_DATA_DIR, sentence_texts  # noqa: E402
+from qa.index import DEFAULT_DATA_DIR  # noqa: E402
+from qa.kinds import embedding_units  # noqa: E402
 from qa.ingest import load_documents  # noqa: E402
 
 VARIANTS = {  # name -> (backend, precision)
@@ -37,7 +38,7 @@ VARIANTS = {  # name -> (backend, precision)
 def report_sentences(n: int, seed: int = 0) -> list[str]:
     docs = load_documents([DEFAULT_DATA_DIR]).documents
     passages = [p for d in docs for p in chunk_document(d)]
-    _, texts = sentence_texts(passages)
+    _, texts = embedding_units(passages)
     return random.Random(seed).sample(sorted(set(texts)), n)
 
 

