@@ -18,7 +18,7 @@ from .config import AnswerConfig, Config, from_env
 from .conversation import rewrite_followup
 from .errors import ConfigError
 from .extract import Span, answer_spans, display_span, paraphrased_figure_span, score_sentences
-from .facts import FactAnswer, FactQuery, answer_from_facts
+from .facts import FactAnswer, FactQuery, answer_from_facts, load_registry
 from .generic_answer import generic_answer
 from .kinds import GENERIC
 from .pipeline import get_embedder, open_kb
@@ -123,15 +123,15 @@ def fact_answer(q: Question, kb, from_passages: Answer) -> Answer | None:
     passages miss, or one the report does not state while the passage answer quotes other figures
     (said so, with what the report does state nearby). Otherwise the passage answer stands: it
     already states the figure, the question asks about more than the indicator, or the answer
-    quotes nothing the extractor read (it may have missed a wording)."""
+    names the indicator in words no figure was read from (「力争高于全省1个百分点」)."""
     asks_figure = q.asks_quantity or q.asks_number or q.intent.kind != "single"
     if q.indicator is None or q.unknown_places or not asks_figure:
         return None
-    found = answer_from_facts(FactQuery(q.indicator, q.value_kind, q.scope, q.period, q.intent), kb.facts)
+    found = _facts_for(q, kb)
     if found is None:
         return None
     if len(q.scope) == 1 and not from_passages.refused:
-        if not q.only_the_indicator or found.refused and not _cited_facts(kb, from_passages):
+        if not q.only_the_indicator or found.refused and not _quotes_only_other_figures(kb, from_passages, q.indicator):
             return None
         stated = (kb.documents[f.doc_id].text[f.start : f.end] for f in found.facts)  # as the report writes it
         if not found.refused and all(value in from_passages.text for value in stated):
@@ -139,10 +139,27 @@ def fact_answer(q: Question, kb, from_passages: Answer) -> Answer | None:
     return _with_citations(q, found, kb, from_passages)
 
 
-def _cited_facts(kb, answer: Answer) -> list:
-    """The figures (read by the fact extractor) inside the spans an answer quotes."""
+def _facts_for(q: Question, kb) -> FactAnswer | None:
+    """The facts answer for the kind asked; a question that names no kind (「财政收入今年的目标？」)
+    takes the first kind the report states."""
+    found = answer_from_facts(FactQuery(q.indicator, q.value_kind, q.scope, q.period, q.intent), kb.facts)
+    if found is None or not found.refused or q.kind_named:
+        return found
+    for kind in load_registry().get(q.indicator).kinds:
+        other = answer_from_facts(FactQuery(q.indicator, kind, q.scope, q.period, q.intent), kb.facts)
+        if other is not None and not other.refused:
+            return other
+    return found
+
+
+def _quotes_only_other_figures(kb, answer: Answer, indicator: str) -> bool:
+    """Does the passage answer quote figures the extractor read, and name the asked indicator only
+    inside their wordings (「跨境电商进出口」 for 进出口总额), or not at all (粮食种植面积 for 粮食总产量)?"""
     spans = [(c.passage.doc_id, a, b) for c in answer.citations for a, b in c.spans]
-    return [f for f in kb.facts if any(f.doc_id == d and a <= f.start and f.end <= b for d, a, b in spans)]
+    cited = [f for f in kb.facts if any(f.doc_id == d and a <= f.start and f.end <= b for d, a, b in spans)]
+    quoted = "".join(t for c in answer.citations for t in c.quoted())
+    named = [w for w in load_registry().get(indicator).wordings if w in quoted]
+    return bool(cited) and all(any(w in f.wording for f in cited) for w in named)
 
 
 def _with_citations(q: Question, found: FactAnswer, kb, from_passages: Answer) -> Answer:

@@ -123,6 +123,8 @@ _METHOD_NOUNS = r"(?:办法|措施|举措|做法|方法|方式|途径|手段|新
 _ASKS_METHOD_RE = re.compile(
     r"(?:怎么|怎样|如何)(?![样的了呢啊吧呀嘛么]|评价|看|回事)(?=[\u4e00-\u9fff])"
     rf"|(?:什么|哪些|哪种){_METHOD_NOUNS}|{_METHOD_NOUNS}(?:是|有)(?:什么|哪些)|靠什么")
+# Words that name the kind of value asked: a change, a share, or a level.
+_KIND_NAMED_RE = re.compile(r"增速|增长|增幅|涨|下降|提高|率|比重|占比|比例|强度|总量|总额|规模|多少亿|多少万|多少元|多少钱|多大|排第|第几")
 # Words that say which value of an indicator is asked, not what is measured.
 _KIND_WORDS = r"增速|增幅|涨幅|速度|幅度|总量|总额|规模|数量|总数|同比|比重|占比|比例|水平|百分之|gdp|经济|多少钱|钱|数字|数据|情况|预期|指标"
 # Verbs and measure words that frame a figure question without naming what is measured.
@@ -197,6 +199,7 @@ class Question:
     # Asks about the indicator and nothing else: every topic word outside its name says which value
     # is asked. 「重点项目计划完成多少投资」 names 投资 but asks about key projects.
     only_the_indicator: bool = False
+    kind_named: bool = False  # the question says which value (增速, 总量, 比重); else the report's first kind will do
     value_kind: str = "amount"  # what of it is asked: amount | growth | share | count | rank
     period: str = ""  # "2022" the reviewed year's actual, "2023" the plan, "五年" a multi-year figure
     intent: Intent = Intent()  # one figure, several cities' (分别/对比), or a ranking (哪个最高/排前三)
@@ -265,16 +268,20 @@ def analyze(text: str, cities: list[str], default_year: int | None, reports_use=
         asks_target=bool(PLAN_WORDS_RE.search(text)),
         unit=unit.group(1) if unit else None,
         indicator=indicator.name if indicator else None,
-        only_the_indicator=indicator is not None and _asks_only(text, indicator.start, indicator.end, named),
+        only_the_indicator=indicator is not None and _asks_only(text, indicator.start, indicator.end, named, topic),
         value_kind=indicator.kind if indicator else "amount",
+        kind_named=bool(_KIND_NAMED_RE.search(text)),
         period=_period(text, focus, default_year),
         intent=detect_intent(text),
     )
 
 
-def _asks_only(text: str, start: int, end: int, cities: list[str]) -> bool:
+def _asks_only(text: str, start: int, end: int, cities: list[str], topic: list[str]) -> bool:
+    """Every topic word outside the indicator's name says which value is asked, and no topic word
+    is a compound of that name (「消费券」 is not 消费)."""
+    named = text[start:end].lower()
     rest = topic_terms(text[:start] + " " + text[end:], cities)
-    return all(_VALUE_WORDS_RE.fullmatch(t) for t in rest)
+    return all(_VALUE_WORDS_RE.fullmatch(t) for t in rest) and not any(named in t and t != named for t in topic)
 
 
 def _period(text: str, focus: str | None, base_year: int | None) -> str:

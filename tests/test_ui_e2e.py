@@ -124,6 +124,29 @@ def test_chat_sources_followup_and_upload(app_server, browser, tmp_path, capsys)
     assert "## 问题 1：彬州去年GDP总量有多大？" in md and "## 问题 2：那财政收入呢？" in md and "326.3亿元" in md
     assert md.count("《2023年彬州市政府工作报告》") >= 2 and "一、2022年工作回顾" in md and "**" in md
 
+    # 4b. a comparison across reports: each city's value, cited, and a table under the text
+    text = _ask(page, "彬州和咸阳去年GDP分别是多少？")
+    assert "326.3" in text and "咸阳" in text, text
+    table = page.locator("#qa-chat .qa-answer").last.locator("table.qa-rows")
+    assert table.count() == 1 and "326.3" in table.inner_text() and table.locator("a.cite").count() == 2
+
+    # 4c. the indicator tab: every report's value with its sentence, a bar chart, a CSV download
+    page.get_by_role("tab", name="指标对比").click()
+    page.locator("#qa-fact-go").click()
+    page.wait_for_function("() => document.querySelector('#qa-fact-table').innerText.includes('326.3')", timeout=60_000)
+    table_text = page.locator("#qa-fact-table").inner_text()
+    assert "彬州市" in table_text and "咸阳市" in table_text and "全年完成生产总值326.3亿元" in table_text
+    page.wait_for_selector("#qa-fact-chart canvas, #qa-fact-chart svg", timeout=30_000)
+    page.wait_for_function("() => !document.querySelector('#qa-fact-csv').disabled")
+    with page.expect_download() as download:
+        page.locator("#qa-fact-csv").click()
+    csv_file = tmp_path / "facts.csv"
+    download.value.save_as(csv_file)
+    assert "326.3" in csv_file.read_text(encoding="utf-8-sig")
+    _settle(page)
+    shot(page, "04c-facts-tab.png")
+    shutil.copy(ARTIFACTS / "04c-facts-tab.png", DOCS_SHOTS / "facts.png")
+
     # 5. add a report in the knowledge-base tab; the index is rebuilt
     report = tmp_path / "upload" / "2023年测试市政府工作报告.txt"
     report.parent.mkdir()

@@ -2,6 +2,7 @@
 format, settings and access rules, and the page's handlers called directly (those over the small
 real knowledge base are slow)."""
 import re
+from pathlib import Path
 from datetime import datetime
 
 import pytest
@@ -232,3 +233,19 @@ def test_a_comparison_answer_shows_its_values_in_a_table_linked_to_the_sources()
     assert "<td>铜川市</td><td>4.3%</td>" in table and "4%（左右）" in table
     assert 'href="#src-t9-2"' in table and "&lt;b&gt;乐昌市" in table and "报告未给出" in table
     assert "<table class=\"qa-rows\">" not in render.render_answer(Answer("一个数[1]。", [Citation(p1)], rows=rows[:1]), turn="t8")
+
+
+def test_the_indicator_tab_lists_every_report_value_with_its_sentence_and_a_csv(small_kb_dir, tmp_path):
+    from qa.pipeline import open_kb
+
+    kb = open_kb(small_kb_dir)
+    table = handlers.fact_table(small_kb_dir, "经济增速", "2022", "", [], folder=tmp_path)
+    growth = {f.city: f for f in kb.facts if f.headline and f.indicator == "地区生产总值" and f.kind == "growth" and f.period == "2022"}
+    assert [r[0] for r in table.rows] == sorted(growth, key=lambda c: -growth[c].value)  # highest first
+    for row in table.rows:
+        f = growth[row[0]]
+        assert row[1] == f"{f.value:g}" and kb.documents[f.doc_id].text[f.start : f.end] in row[4]  # the stating sentence
+    assert [p["城市"] for p in table.chart] == [r[0] for r in table.rows]
+    csv_text = Path(table.csv_path).read_text(encoding="utf-8-sig")
+    assert csv_text.splitlines()[0] == ",".join(handlers.FACT_HEADERS) and all(r[0] in csv_text for r in table.rows)
+    assert handlers.fact_table(small_kb_dir, "不存在的指标", "2022", "", []).message.startswith("不认识的指标")

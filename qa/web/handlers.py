@@ -173,3 +173,68 @@ def rebuild(root: str | Path, cities: list[str] | None, progress: Progress | Non
     if errors:
         text += "\n\n以下文件无法读取，已跳过：\n" + _error_list(errors)
     return text, kb_view(root, cities)
+
+
+# ---------------------------------------------------------------- indicator comparison (指标对比)
+
+FACT_HEADERS = ["城市", "数值", "单位", "说明", "原文", "出处"]
+KIND_LABELS = {"amount": "总量", "growth": "增速", "share": "比重", "count": "数量", "rank": "位次"}
+PERIOD_LABELS = {"2022": "2022年实际", "2023": "2023年目标", "五年": "过去五年"}
+
+
+@dataclass(frozen=True)
+class FactTable:
+    """One indicator across reports: the table rows (each with the sentence that states the value,
+    and where it is), the bar chart's points (one kind and unit), a CSV file, and a message."""
+
+    rows: list[list]
+    chart: list[dict]
+    csv_path: str | None
+    message: str
+
+
+def fact_table(root: str | Path, indicator: str, period: str, kind: str | None, cities: list[str] | None,
+               folder: str | Path | None = None) -> FactTable:
+    """The statistics the reports state for an indicator (any wording: 社零, 经济增速), period and
+    kind, in the cities chosen (none: every report), highest first."""
+    from ..facts import select_facts, signed_value
+
+    kb = open_kb(root)
+    try:
+        facts = select_facts(kb.facts, indicator or None, None, period or None, kind or None)
+    except ValueError as exc:
+        return FactTable([], [], None, str(exc))
+    facts = sorted((f for f in facts if not cities or f.city in cities), key=signed_value, reverse=True)
+    if not facts:
+        return FactTable([], [], None, "知识库中的报告没有给出这个指标。")
+    rows = [_fact_row(kb, f, signed_value(f)) for f in facts]
+    main = max({(f.kind, f.unit) for f in facts}, key=lambda ku: sum((f.kind, f.unit) == ku for f in facts))
+    seen: set[str] = set()
+    chart = [{"城市": f.city, "数值": signed_value(f)} for f in facts
+             if (f.kind, f.unit) == main and not (f.city in seen or seen.add(f.city))]
+    chart_note = f"图中为{KIND_LABELS.get(main[0], main[0])}（{main[1]}）。" if main[1] else ""
+    missing = sorted(set(cities or kb.cities) - {f.city for f in facts})
+    message = f"{len(facts)} 条数值，来自 {len({f.doc_id for f in facts})} 份报告。{chart_note}" + (
+        f"报告未给出：{'、'.join(missing)}。" if missing else "")
+    return FactTable(rows, chart, _write_csv(rows, folder), message)
+
+
+def _fact_row(kb, f, value: float) -> list:
+    document = kb.documents[f.doc_id]
+    # The sentence around the value: long report sentences list many figures.
+    a, b = max(f.sentence_start, f.start - 50), min(f.sentence_end, f.end + 30)
+    excerpt = ("……" if a > f.sentence_start else "") + document.text[a:b] + ("……" if b < f.sentence_end else "")
+    notes = "、".join([KIND_LABELS.get(f.kind, f.kind), *f.qualifiers])
+    return [f.city or "", f"{value:g}", f.unit, notes, excerpt, f"《{document.title}》第 {f.start} 字"]
+
+
+def _write_csv(rows: list[list], folder: str | Path | None) -> str:
+    import csv
+
+    folder = Path(folder or tempfile.mkdtemp(prefix="qa-facts-"))
+    path = folder / f"指标对比-{datetime.now():%Y%m%d-%H%M%S}.csv"
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:  # BOM: Excel reads it as UTF-8
+        writer = csv.writer(fh)
+        writer.writerow(FACT_HEADERS)
+        writer.writerows(rows)
+    return str(path)

@@ -70,6 +70,14 @@ def _refresh(root, cities):
     return _views(handlers.kb_view(root, cities))
 
 
+def _facts(root, indicator, period, kind, cities):
+    import pandas as pd
+
+    table = handlers.fact_table(root, indicator, period, kind, cities)
+    chart = pd.DataFrame(table.chart or [], columns=["城市", "数值"])
+    return table.rows, chart, gr.update(value=table.csv_path, interactive=table.csv_path is not None), table.message
+
+
 def _export(turns):
     path = handlers.export_file(turns)
     return gr.update(value=path, interactive=path is not None)
@@ -138,6 +146,28 @@ def _kb_tab(c: SimpleNamespace, view: KBView) -> None:
     c.kb_msg = gr.Markdown("", elem_id="qa-kb-msg")
 
 
+def _facts_tab(c: SimpleNamespace, cities: list[str]) -> None:
+    from ..facts import load_registry
+
+    names = [i.name for i in load_registry().indicators]
+    with gr.Row():
+        c.fact_indicator = gr.Dropdown(names, value="地区生产总值", label="指标", filterable=True, allow_custom_value=True,
+                                       info="可以输入说法，如 经济增速、社零、粮食产量", elem_id="qa-fact-indicator")
+        c.fact_period = gr.Radio([(v, k) for k, v in handlers.PERIOD_LABELS.items()], value="2022", label="时期",
+                                 elem_id="qa-fact-period")
+        c.fact_kind = gr.Radio([("全部", ""), *((v, k) for k, v in handlers.KIND_LABELS.items())], value="", label="数值类型",
+                               elem_id="qa-fact-kind")
+    c.fact_cities = gr.Dropdown(cities, value=[], multiselect=True, label="城市", info="不选 = 全部报告",
+                                elem_id="qa-fact-cities")
+    with gr.Row():
+        c.fact_go = gr.Button("对比", variant="primary", elem_id="qa-fact-go")
+        c.fact_csv = gr.DownloadButton("下载 CSV", interactive=False, elem_id="qa-fact-csv")
+    c.fact_msg = gr.Markdown("", elem_id="qa-fact-msg")
+    c.fact_chart = gr.BarPlot(x="城市", y="数值", label="各市数值", elem_id="qa-fact-chart", sort="-y")
+    c.fact_table = gr.Dataframe(headers=handlers.FACT_HEADERS, interactive=False, wrap=True, max_height=420,
+                                elem_id="qa-fact-table")
+
+
 # ---------------------------------------------------------------- events
 
 
@@ -165,6 +195,8 @@ def _wire(c: SimpleNamespace, demo: gr.Blocks, root: str) -> None:
                    js="(doc, cities) => window.qaConfirmRemove(doc, cities)", **one_change)
     c.rebuild.click(_bound(_rebuild, root), [c.cities], [c.kb_msg, *views], **one_change)
     demo.load(_bound(_refresh, root), [c.cities], views)
+    c.fact_go.click(_bound(_facts, root), [c.fact_indicator, c.fact_period, c.fact_kind, c.fact_cities],
+                    [c.fact_table, c.fact_chart, c.fact_csv, c.fact_msg])
 
 
 def build_app(kb_dir: str | Path | None = None, config: Config | None = None) -> gr.Blocks:
@@ -184,6 +216,8 @@ def build_app(kb_dir: str | Path | None = None, config: Config | None = None) ->
                         _chat_column(c)
                     with gr.Column(scale=2, min_width=260):
                         _settings_column(c, open_kb(root).cities, config)
+            with gr.Tab("指标对比", id="facts"):
+                _facts_tab(c, open_kb(root).cities)
             with gr.Tab("知识库", id="kb"):
                 _kb_tab(c, view)
         _wire(c, demo, str(root))
