@@ -93,6 +93,19 @@ def test_a_lone_surrogate_or_nul_inside_a_question_is_dropped():
     assert check_question("彬州去年GDP是多少？", 2000).encode("utf-8")
 
 
+def test_a_long_question_is_refused_at_once():
+    import time
+
+    import qa
+    from qa.config import Config
+
+    t0 = time.perf_counter()
+    with pytest.raises(QuestionError, match="问题太长"):
+        qa.ask("彬州去年GDP是多少？" * 200)  # 2,000 characters: refused before any model or index is loaded
+    assert time.perf_counter() - t0 < 1
+    assert check_question("彬州" * 250, Config().max_question_chars)  # 500 characters still pass
+
+
 def test_year_prior_setting_is_on_by_default():
     # the retrieval side of the year rule (tested end to end in test_answer.py): a bonus that exists
     assert RetrievalConfig().year_prior > 0 and RetrievalConfig().report_aware
