@@ -109,6 +109,14 @@ def test_edited_index_files_fail_their_checksum_and_are_rebuilt(kb_copy, damage,
     load(kb_copy)  # the rebuilt index verifies
 
 
+def test_a_dangling_current_link_is_rebuilt(kb_copy):
+    shutil.rmtree((kb_copy / "current").resolve())  # `current` now points at nothing
+    with pytest.raises(IndexMissingError):
+        load(kb_copy)
+    forget_kb(kb_copy)
+    assert "326.3亿元" in qa.ask(GDP, kb_dir=kb_copy, mode="extractive").text
+
+
 # ---------------------------------------------------------------- embedding cache
 
 
