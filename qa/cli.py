@@ -27,8 +27,9 @@ def progress_bar(desc: str):
 
 
 def cmd_index(args) -> int:
+    from .config import from_env
     from .index import build
-    from .pipeline import forget_kb, kb_root
+    from .pipeline import check_is_kb, forget_kb, kb_root
 
     root = kb_root(args.kb)
     sources = [Path(s) for s in args.paths] or None
@@ -36,6 +37,8 @@ def cmd_index(args) -> int:
         if not s.exists():
             print(f"错误：{s} 不存在", file=sys.stderr)
             return 2
+    if sources is None:
+        check_is_kb(root, from_env())  # rebuilding: a mistyped --kb must not create a new knowledge base
     with progress_bar("indexing") as update:
         kb, errors = build(root, sources=sources, progress=update, use_shipped=not args.no_shipped_vectors)
     forget_kb(root)

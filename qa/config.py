@@ -101,7 +101,9 @@ class WebConfig:
 @dataclass(frozen=True)
 class Config:
     kb_dir: Path = PROJECT_DIR / "kb" / "default"
-    max_question_chars: int = 2000  # longer ones are refused with a message (embedding them takes seconds)
+    # Longer ones are refused with a message: embedding 2,000 characters took 5-8 s (the time grows
+    # with the length), and real questions are under 100 characters.
+    max_question_chars: int = 500
     retrieval: RetrievalConfig = RetrievalConfig()
     answer: AnswerConfig = AnswerConfig()
     embedding: EmbeddingConfig = EmbeddingConfig()

@@ -42,7 +42,7 @@ from .config import DEFAULT_DATA_DIR, PROJECT_DIR, from_env
 from .errors import IndexCorruptError, IndexMissingError, KnowledgeBaseError
 from .facts import FACTS_VERSION, REGISTRY_FILE, Fact, extract_facts, read_facts, write_facts
 from .generic_search import FOLDER as GENERIC_KEYWORDS, build_generic_keywords, generic_rows, load_generic_keywords
-from .ingest import list_files, load_documents
+from .ingest import label_versions, list_files, load_documents
 from .keywords import add_words, build_bm25, in_vocabulary, load_bm25, save_bm25, tokenize_zh
 from .kinds import REPORT, embedding_units
 from .query import city_aliases, synonym_groups
@@ -52,11 +52,12 @@ from .text import split_sentences
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 7  # 4: only sentences are embedded (after their city); a passage's vector is their mean
+FORMAT_VERSION = 8  # 4: only sentences are embedded (after their city); a passage's vector is their mean
 # 5: the manifest holds the sentences' centroid (retrieval discounts generic sentences by it)
 # 6: documents have a kind (report / generic); generic passages are embedded whole and have
 #    their own keyword index (bm25_generic/)
 # 7: the store holds the reports' facts (qa/facts.py)
+# 8: the manifest holds the sha256 of every index file and of itself, verified at load
 # Flat search is exact and fast up to this many vectors (≈ 150 MB); above it IVF keeps queries fast.
 FLAT_MAX_VECTORS = 100_000
 
@@ -122,8 +123,26 @@ class EmbeddingCache:
     """SQLite map (model id, sha256 of embedded text) -> float32 vector."""
 
     def __init__(self, path: Path):
-        self.conn = sqlite3.connect(path)
-        self.conn.execute("CREATE TABLE IF NOT EXISTS vectors (model TEXT, hash TEXT, vec BLOB, PRIMARY KEY (model, hash))")
+        try:
+            self.conn = self._open(path)
+        except sqlite3.DatabaseError as exc:
+            # Only a cache: set the damaged file aside (for inspection) and start an empty one,
+            # so the build re-embeds instead of failing on every rebuild, add and remove.
+            aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}")
+            os.replace(path, aside)
+            log.warning("嵌入缓存 %s 已损坏（%s），已移到 %s，将重新计算向量", path, exc, aside.name)
+            self.conn = self._open(path)
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        conn = sqlite3.connect(path)
+        try:
+            conn.execute("CREATE TABLE IF NOT EXISTS vectors (model TEXT, hash TEXT, vec BLOB, PRIMARY KEY (model, hash))")
+            conn.execute("SELECT count(*) FROM vectors").fetchone()
+            return conn
+        except sqlite3.DatabaseError:
+            conn.close()
+            raise
 
     def get_many(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
         found = {}
@@ -310,7 +329,7 @@ def _build_locked(root: Path, sources, embedder, chunk_config: ChunkConfig, prog
     source_hash = corpus_hash(paths, config.excluded)  # before reading: an edit during the build makes it stale
     result = load_documents(paths)
     excluded = set(config.excluded)
-    documents = [d for d in result.documents if d.doc_id not in excluded]
+    documents = label_versions([d for d in result.documents if d.doc_id not in excluded])
     if not documents:
         reasons = "；".join(r for _, r in result.errors) or "没有可读的文件（.txt .md .pdf .docx .jsonl）"
         raise KnowledgeBaseError(f"{'、'.join(map(str, paths))} 里没有可以建索引的内容：{reasons}", code="nothing_to_index")
@@ -341,8 +360,10 @@ def _build_locked(root: Path, sources, embedder, chunk_config: ChunkConfig, prog
     say(0.9, "写入索引")
     manifest = Manifest.describe(embedder.model_id, chunk_config, source_hash, embedded_now=n_embedded,
                                  embed_backend=f"{getattr(embedder, 'backend', '?')}/{getattr(embedder, 'precision', '?')}")
-    config.write(root)  # only now: a failed build leaves the knowledge base as it was
     manifest = write_build(root, documents, passages, sentences, sentence_vectors, manifest, facts, started=t0)
+    # Only after the swap: a failed or killed build leaves the sources (and so the staleness of
+    # the old index) as they were; a kill in between is repaired by the next open (sources stale).
+    config.write(root)
     say(1.0, f"完成：{len(documents)} 份报告，{len(passages)} 个段落")
     log.info("built %s: %d documents, %d passages, %d embedded", root, len(documents), len(passages), n_embedded)
     return load(root), result.errors
@@ -370,6 +391,8 @@ class Manifest:
     embedded_now: int = 0
     build_seconds: float = 0.0
     built_at: str = ""
+    files: dict = field(default_factory=dict)  # index file (relative path) -> sha256
+    checksum: str = ""  # sha256 of this manifest's JSON with checksum "" (an edited centroid shows)
 
     @classmethod
     def describe(cls, embed_model: str, chunk_config: ChunkConfig, corpus_hash: str, embedded_now: int = 0,
@@ -390,6 +413,36 @@ class Manifest:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2)
+
+    def own_checksum(self) -> str:
+        body = json.dumps({**asdict(self), "checksum": ""}, ensure_ascii=False, sort_keys=True)
+        return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+    def sealed(self, build_dir: Path) -> "Manifest":
+        """This manifest with the checksums of the files in build_dir and of itself."""
+        with_files = replace(self, files=file_checksums(build_dir), checksum="")
+        return replace(with_files, checksum=with_files.own_checksum())
+
+
+def file_checksums(build_dir: Path) -> dict[str, str]:
+    """sha256 of every file of a build except the manifest, by path relative to the build."""
+    out = {}
+    for path in sorted(build_dir.rglob("*")):
+        if path.is_file() and path.name != "manifest.json":
+            with open(path, "rb") as fh:
+                out[path.relative_to(build_dir).as_posix()] = hashlib.file_digest(fh, "sha256").hexdigest()
+    return out
+
+
+def verify_build(build_dir: Path, manifest: Manifest) -> None:
+    """IndexCorruptError unless the manifest and every file are as written: a figure edited in
+    the store, bytes changed in the vectors or an edited centroid would otherwise be served."""
+    if not manifest.checksum or manifest.own_checksum() != manifest.checksum:
+        raise IndexCorruptError(f"{build_dir / 'manifest.json'} 的校验和不符（被修改或损坏）；{REBUILD}")
+    actual = file_checksums(build_dir)
+    changed = sorted(name for name in manifest.files.keys() | actual.keys() if manifest.files.get(name) != actual.get(name))
+    if changed:
+        raise IndexCorruptError(f"{build_dir}：{'、'.join(changed[:5])} 的校验和不符（被修改、缺失或损坏）；{REBUILD}")
 
 
 def write_build(root: Path, documents: list[Document], passages: list[Passage], sentences: list[tuple[int, int, int]],
@@ -415,6 +468,7 @@ def write_build(root: Path, documents: list[Document], passages: list[Passage], 
     manifest = replace(manifest, dim=int(vectors.shape[1]), sentence_centroid=tuple(centroid_for_manifest(sentence_vectors.mean(axis=0))),
                        faiss_index=type(faiss_index).__name__, documents=len(documents), kinds=kinds, passages=len(passages),
                        build_seconds=round(time.perf_counter() - started, 2), built_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    manifest = manifest.sealed(tmp)
     _atomic_write(tmp / "manifest.json", manifest.to_json())
     final = builds / build_id
     os.rename(tmp, final)
@@ -469,6 +523,7 @@ def load(root: Path | None = None) -> KnowledgeBase:
     root = Path(root or default_kb_dir())
     manifest = read_manifest(root)
     build_dir = (root / "current").resolve()
+    verify_build(build_dir, manifest)
     faiss_index, sentence_index = (_read_faiss(build_dir / name) for name in ("index.faiss", "sentences.faiss"))
     try:
         conn = sqlite3.connect(f"file:{build_dir / 'store.sqlite'}?mode=ro", uri=True)

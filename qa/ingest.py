@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+import zipfile
+from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -19,6 +21,10 @@ from .kinds import classify_document
 from .schema import Document
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".pdf", ".docx", ".jsonl"}
+# Limits on what a file expands to (its size on disk says little: a 250 KB .docx held 20 M characters).
+MAX_FILE_CHARS = 2_000_000  # ≈ 130 reports; the bundled collection of 24 is 0.37 M
+MAX_DOCX_XML_BYTES = 64 * 1024 * 1024  # uncompressed XML of a .docx, checked before parsing
+MAX_DOCX_BYTES = 256 * 1024 * 1024  # everything uncompressed (images included)
 
 # 「2023年彬州市政府工作报告」「2023年泸州市人民政府工作报告」 — the title of a city report.
 TITLE_RE = re.compile(
@@ -106,7 +112,37 @@ def parse_title(title: str) -> tuple[str | None, int | None]:
     return None, (int(y.group(1)) if y else None)
 
 
+_MD_IMAGE_RE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_MD_LINK_RE = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_URL_RE = re.compile(r"(?:https?|ftp|file|data|javascript):\S*|www\.\S+", re.I)
+_TAG_RE = re.compile(r"<[^>]*>")
+
+
+def clean_title(title: str) -> str:
+    """A title safe to show as Markdown: images, links, tags and URLs removed (a title is shown in
+    the chat and the sources panel; 「![x](http://…)」 there made the browser fetch an outside URL)."""
+    title = _MD_IMAGE_RE.sub(lambda m: m.group(1), title)
+    title = _MD_LINK_RE.sub(lambda m: m.group(1), title)
+    title = _URL_RE.sub("", _TAG_RE.sub("", title))
+    title = re.sub(r"[\x00-\x1f\x7f<>]+", " ", title)
+    return re.sub(r"\s+", " ", title).strip()[:200] or "未命名报告"
+
+
+def version_title(title: str, source: str) -> str:
+    """The title of one of several reports of the same city and year: it names its file."""
+    return f"{title}（{source}）"
+
+
+def label_versions(documents: list[Document]) -> list[Document]:
+    """When several reports claim one city and year (an upload kept beside the official report),
+    each title names its file, so an answer says which version it cites."""
+    counts = Counter((d.city, d.year) for d in documents if d.city)
+    return [replace(d, title=version_title(d.title, d.source)) if d.city and counts[(d.city, d.year)] > 1 else d
+            for d in documents]
+
+
 def make_document(title: str, paragraphs: list[str], source: str, doc_id: str | None = None) -> Document:
+    title = clean_title(title)
     city, year = parse_title(title)
     text = "\n".join(paragraphs)
     return Document(
@@ -143,9 +179,26 @@ def _read_pdf(path: Path) -> str:
     return text
 
 
+def _check_docx_expansion(path: Path) -> None:
+    """Refuse a .docx whose parts expand too far, from the zip's directory, before parsing it
+    (a decompression bomb took the process to 4.1 GB). zipfile never inflates a member beyond
+    the size its directory declares, so the declared sizes bound what parsing reads."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise IngestError(path.name, "Word 文件已损坏，或不是真正的 .docx 文件", code="broken_file") from exc
+    xml = sum(m.file_size for m in members if m.filename.lower().endswith((".xml", ".rels")))
+    total = sum(m.file_size for m in members)
+    if xml > MAX_DOCX_XML_BYTES or total > MAX_DOCX_BYTES:
+        raise IngestError(path.name, f"Word 文件解压后过大（{total / 1024 / 1024:,.0f} MB，其中文字部分 {xml / 1024 / 1024:,.0f} MB；"
+                          f"上限 {MAX_DOCX_XML_BYTES // 1024 // 1024} MB），可能是压缩炸弹，已拒绝", code="too_large")
+
+
 def _read_docx(path: Path) -> str:
     import docx
 
+    _check_docx_expansion(path)
     try:
         document = docx.Document(str(path))
     except Exception as exc:  # python-docx raises many types on a corrupt file
@@ -193,6 +246,9 @@ def read_file(path: Path, source: str | None = None) -> list[Document]:
         raise IngestError(path.name, f"无法读取这个文件（{exc.strerror or exc}）", code="cannot_read") from exc
     if not docs:
         raise IngestError(path.name, "文件里没有找到文字内容", code="no_text")
+    chars = sum(len(d.text) for d in docs)
+    if chars > MAX_FILE_CHARS:
+        raise IngestError(path.name, f"文件展开后文字太多（{chars:,} 字），每个文件不能超过 {MAX_FILE_CHARS:,} 字", code="too_large")
     return docs
 
 

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from .config import Config, EmbeddingConfig, from_env
-from .errors import IndexCorruptError
+from .errors import IndexCorruptError, IndexMissingError, KnowledgeBaseError
 from .facts import Fact, select_facts
 from .index import KnowledgeBase, build, load, staleness
 from .query import analyze, check_question
@@ -43,11 +43,23 @@ def open_kb(kb_dir: str | Path | None = None, progress=None, config: Config | No
     with _lock:
         if root in _loaded:
             return _loaded[root]
+        check_is_kb(root, config)
+        from .manage import recover_interrupted  # a removal killed mid-rebuild (manage imports this module)
+
+        recover_interrupted(root)
         embedder = get_embedder(config)
         why = staleness(root, embedder.model_id)
         if why:
             log.warning("building the index at %s (%s)", root, why)
-            kb, errors = build(root, embedder=embedder, progress=progress)
+            try:
+                kb, errors = build(root, embedder=embedder, progress=progress)
+            except KnowledgeBaseError as exc:
+                if isinstance(exc, IndexCorruptError) or not (root / "current").exists():
+                    raise
+                # The sources cannot be indexed now (a folder gone, files emptied): the previous
+                # build is intact, and answering from it beats failing every question.
+                log.warning("cannot rebuild %s (%s); answering from the previous build", root, exc)
+                kb, errors = load(root), []
             for name, reason in errors:
                 log.warning("skipped %s: %s", name, reason)
         else:
@@ -58,6 +70,16 @@ def open_kb(kb_dir: str | Path | None = None, progress=None, config: Config | No
                 kb, _ = build(root, embedder=embedder, progress=progress)
         _loaded[root] = kb
         return kb
+
+
+def check_is_kb(root: Path, config: Config) -> None:
+    """IndexMissingError for a folder that is not a knowledge base (a mistyped --kb or QA_KB_DIR):
+    only the default one is built from the bundled reports on first use; another is created
+    with its sources named, by `python -m qa --kb DIR index PATH`."""
+    default = Path(type(config)().kb_dir).resolve()
+    if root != default and not (root / "config.json").exists() and not (root / "current").exists():
+        raise IndexMissingError(f"{root} 不是知识库（没有 config.json 和索引）：请检查路径；"
+                                f"新建知识库请写明来源：python -m qa --kb {root} index 文件夹或文件", code="not_a_kb")
 
 
 def forget_kb(kb_dir: str | Path | None = None) -> None:

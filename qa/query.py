@@ -15,6 +15,7 @@ from .keywords import STOPWORDS, join_noun_suffixes, tokenize_zh
 from .text import normalize_zh
 
 SYNONYMS_FILE = Path(__file__).with_name("synonyms.txt")
+PLACES_FILE = Path(__file__).with_name("places.txt")  # from cpca's division table: scripts/make_places.py
 _CITY_SUFFIXES = ("市", "县", "区", "州", "盟", "旗")
 # Words that look like a place name before 市 but are not one (「全市」「本市」「城市」…).
 # 「北京市去年GDP…」「在北京市…」: a place the user names, at the start or after 在/和/与/跟/比.
@@ -210,13 +211,31 @@ class Question:
         return self.city_filter or self.cities
 
 
+@lru_cache(maxsize=1)
+def _place_names_re() -> re.Pattern:
+    """Every name of qa/places.txt (full names, and the short forms of provinces and prefecture-
+    level cities: 「拉萨市」「拉萨」), longest first."""
+    names = set()
+    for line in PLACES_FILE.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            names.update(n for n in line.split("\t") if len(n) >= 2)
+    return re.compile("|".join(sorted(map(re.escape, names), key=len, reverse=True)))
+
+
 def _unknown_places(text: str, cities: list[str]) -> list[str]:
+    """Places the question names that are not reports of the knowledge base: 「XX市」「XX县」 by
+    pattern, and any Chinese province, city, county or district by name (「拉萨」 without 市)."""
     known = {a for c in cities for a in city_aliases(c)}
-    return [
+    found = [
         m.group(0).lstrip("在和与跟比及") for m in _PLACE_RE.finditer(text)
         if m.group(1) not in _NOT_PLACES and m.group(1)[-1] not in _NOT_PLACES and m.group(0) not in known
         and m.group(1) not in known and not any(a in m.group(0) for a in known)
     ]
+    for m in _place_names_re().finditer(text):
+        name = m.group(0)
+        if name not in known and not any(a in name or name in a for a in known) and not any(name in f or f in name for f in found):
+            found.append(name)
+    return found
 
 
 def _years(text: str, base_year: int | None) -> tuple[list[int], list[str], str | None]:
@@ -293,13 +312,24 @@ def _period(text: str, focus: str | None, base_year: int | None) -> str:
     return str(year - 1) if focus == "past" else str(year)
 
 
+# Lone surrogates (not text: they cannot even be encoded) and control characters (NUL …).
+_UNPRINTABLE_RE = re.compile(r"[\ud800-\udfff\x00-\x08\x0b-\x1f\x7f]")
+_CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
 def check_question(question, max_chars: int) -> str:
-    """The question stripped, or QuestionError when it cannot be searched."""
+    """The question stripped (without control characters or lone surrogates), or QuestionError
+    when it cannot be searched: empty, too long, or without a Chinese word to look for (emoji,
+    punctuation, SQL or code: the reports are Chinese, and such text only matched at random)."""
     if not isinstance(question, str) or not question.strip():
         raise QuestionError("问题为空：请输入一个问题。", code="empty_question")
-    question = question.strip()
+    question = _UNPRINTABLE_RE.sub("", question).strip()
     if len(question) > max_chars:
         raise QuestionError(f"问题太长（{len(question)} 字）：请控制在 {max_chars} 字以内。", code="question_too_long")
+    if not question:
+        raise QuestionError("问题为空：请输入一个问题。", code="empty_question")
+    if not _CJK_RE.search(question):
+        raise QuestionError("问题里没有可以查找的中文内容：请用中文提问，例如「彬州去年GDP总量有多大？」。", code="no_content")
     return question
 
 

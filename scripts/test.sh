@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Sets up (if needed) and runs the whole test suite. `.ci/run` calls exactly this.
+# Sets up (if needed) and runs the whole test suite, then the quality gate (answer and retrieval
+# accuracy on eval/dev.jsonl against eval/baseline.json). `.ci/run` calls exactly this.
+# With arguments (e.g. -m "not slow"), only pytest runs, with them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
-exec .venv/bin/python -m pytest -ra "$@"
+.venv/bin/python -m pytest -ra "$@"
+if [ "$#" -eq 0 ]; then
+    .venv/bin/python scripts/quality_gate.py
+fi

@@ -59,6 +59,8 @@ def test_section_path_and_stable_ids(docs):
 
 
 def test_long_sentence_is_cut_at_a_comma_not_in_a_number():
+    import re
+
     body = "，".join(f"第{i}项工作完成投资12,345.6万元" for i in range(40)) + "。"
     doc = Document(doc_id="d", title="t", text=body, source="s")
     passages = chunk_document(doc, ChunkConfig(max_chars=120))
@@ -66,4 +68,8 @@ def test_long_sentence_is_cut_at_a_comma_not_in_a_number():
     for p in passages:
         assert len(p.text) <= 120
         assert doc.text[p.start:p.end] == p.text
-        assert "12,345.6" in p.text or not p.text.endswith("12")
+    # No passage boundary falls inside a figure: every 「12,345.6」 is whole in one passage.
+    bounds = {p.start for p in passages} | {p.end for p in passages}
+    for m in re.finditer(r"\d[\d,.]*\d", body):
+        assert not any(m.start() < cut < m.end() for cut in bounds), (m.group(), m.start())
+    assert sum(p.text.count("12,345.6") for p in passages) == 40

@@ -8,7 +8,7 @@ import pytest
 
 from qa.config import RetrievalConfig
 from qa.errors import IndexCorruptError, IndexMissingError
-from qa.index import build, load, mean_vectors, staleness
+from qa.index import Manifest, build, load, mean_vectors, staleness
 from qa.query import analyze
 from qa.retrieval import dense_search, search, to_passages, word_standout
 
@@ -131,6 +131,10 @@ def test_corrupt_store_and_manifest(kb_copy):
     current = (kb_copy / "current").resolve()
     manifest = json.loads((current / "manifest.json").read_text())
     (current / "manifest.json").write_text(json.dumps({**manifest, "sentence_centroid": [0.5]}))
+    with pytest.raises(IndexCorruptError, match="manifest.json.*校验和不符"):  # an edit: the checksum says so
+        load(kb_copy)
+    # a manifest sealed with a wrong centroid (a faulty build) is caught by its shape
+    (current / "manifest.json").write_text(Manifest.read(current / "manifest.json").sealed(current).to_json())
     with pytest.raises(IndexCorruptError, match="manifest.json.*句向量中心"):
         load(kb_copy)
     (current / "store.sqlite").write_bytes(b"not a database" * 100)

@@ -123,9 +123,9 @@ def test_parse_chat_reads_extras_and_content_parts():
     ({"messages": [{"role": "user", "content": "  "}]}, 400, "empty_question"),
     ({"messages": [{"role": "user", "content": "问" * 2001}]}, 400, "question_too_long"),
     ({"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}, 404, "model_not_found"),
-    ({"messages": [{"role": "user", "content": "x"}], "city": "北京市"}, 400, "unknown_city"),
-    ({"messages": [{"role": "user", "content": "x"}], "k": 0}, 400, "invalid_k"),
-    ({"messages": [{"role": "user", "content": "x"}], "stream": "yes"}, 400, "invalid_stream"),
+    ({"messages": [{"role": "user", "content": "彬州GDP"}], "city": "北京市"}, 400, "unknown_city"),
+    ({"messages": [{"role": "user", "content": "彬州GDP"}], "k": 0}, 400, "invalid_k"),
+    ({"messages": [{"role": "user", "content": "彬州GDP"}], "stream": "yes"}, 400, "invalid_stream"),
 ])
 def test_parse_chat_errors(body, status, code):
     with pytest.raises(ApiError) as info:
