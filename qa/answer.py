@@ -130,8 +130,10 @@ def fact_answer(q: Question, kb, from_passages: Answer) -> Answer | None:
     found = _facts_for(q, kb)
     if found is None:
         return None
+    if len(q.scope) == 1 and not q.only_the_indicator:
+        return None
     if len(q.scope) == 1 and not from_passages.refused:
-        if not q.only_the_indicator or found.refused and not _quotes_only_other_figures(kb, from_passages, q.indicator):
+        if found.refused and not _quotes_only_other_figures(kb, from_passages, q.indicator):
             return None
         stated = (kb.documents[f.doc_id].text[f.start : f.end] for f in found.facts)  # as the report writes it
         if not found.refused and all(value in from_passages.text for value in stated):
@@ -153,14 +155,16 @@ def _facts_for(q: Question, kb) -> FactAnswer | None:
 
 
 def _quotes_only_other_figures(kb, answer: Answer, indicator: str) -> bool:
-    """Does the passage answer quote figures the extractor read, and name the asked indicator only
-    as a sub-item of their wordings (「跨境电商进出口」 for 进出口总额), or not at all (粮食种植面积 for
-    粮食总产量)? A wording that starts with the indicator (「地区生产总值增速力争高于全省」) states it."""
+    """Does the passage answer quote figures the extractor read — the asked indicator's of another
+    period or kind, or others that name it only as a sub-item (「跨境电商进出口」 for 进出口总额) or
+    not at all (粮食种植面积 for 粮食总产量)? A wording that starts with the indicator without a
+    figure the extractor could read (「地区生产总值增速力争高于全省」) states it."""
     spans = [(c.passage.doc_id, a, b) for c in answer.citations for a, b in c.spans]
     cited = [f for f in kb.facts if any(f.doc_id == d and a <= f.start and f.end <= b for d, a, b in spans)]
     quoted = "".join(t for c in answer.citations for t in c.quoted())
     named = [w for w in load_registry().get(indicator).wordings if w in quoted]
-    return bool(cited) and all(any(w in f.wording and not f.wording.startswith(w) for f in cited) for w in named)
+    return bool(cited) and all(any(f.indicator == indicator or w in f.wording and not f.wording.startswith(w)
+                                   for f in cited) for w in named)
 
 
 def _with_citations(q: Question, found: FactAnswer, kb, from_passages: Answer) -> Answer:

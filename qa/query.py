@@ -269,6 +269,7 @@ def analyze(text: str, cities: list[str], default_year: int | None, reports_use=
     method = asks_method(text)
     unit = _UNIT_RE.search(text)
     indicator = match_indicator(text)
+    name, rest = _side_of(text, indicator) if indicator else (None, text)
     return Question(
         text=text,
         cities=tuple(named),
@@ -286,13 +287,30 @@ def analyze(text: str, cities: list[str], default_year: int | None, reports_use=
         asks_method=method,
         asks_target=bool(PLAN_WORDS_RE.search(text)),
         unit=unit.group(1) if unit else None,
-        indicator=indicator.name if indicator else None,
-        only_the_indicator=indicator is not None and _asks_only(text, indicator.start, indicator.end, named, topic),
+        indicator=name,
+        only_the_indicator=indicator is not None and _asks_only(rest, indicator.start, indicator.end, named, topic),
         value_kind=indicator.kind if indicator else "amount",
         kind_named=bool(_KIND_NAMED_RE.search(text)),
         period=_period(text, focus, default_year),
         intent=detect_intent(text),
     )
+
+
+# Income is reported for the town and the country side separately: 「农民的人均可支配收入」 asks for one.
+_SIDES = (("农村居民人均可支配收入", re.compile(r"农村居民|农村人?|农民")),
+          ("城镇居民人均可支配收入", re.compile(r"城镇居民|城镇|城里人?|城市居民")))
+
+
+def _side_of(text: str, match) -> tuple[str, str]:
+    """(the indicator, the text with the words naming it blanked): 「农民……人均可支配收入」 is the
+    rural income, not all residents'; a question naming both sides keeps the general one."""
+    if match.name != "居民人均可支配收入":
+        return match.name, text
+    sides = [(name, m) for name, pattern in _SIDES if (m := pattern.search(text))]
+    if len(sides) != 1:
+        return match.name, text
+    name, m = sides[0]
+    return name, text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
 
 
 def _asks_only(text: str, start: int, end: int, cities: list[str], topic: list[str]) -> bool:
