@@ -137,7 +137,8 @@ def cmd_serve(args) -> int:
     return serve(args.host, args.port, kb_dir=args.kb, config=from_env())
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and its options (`python -m qa --help`)."""
     parser = argparse.ArgumentParser(prog="python -m qa", description="Question answering over government work reports")
     parser.add_argument("--kb", help="knowledge-base folder (default: $QA_KB_DIR or the bundled reports' index)")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -193,7 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kb", default=argparse.SUPPRESS, help="knowledge-base folder (default $QA_KB_DIR or kb/default)")
     p.set_defaults(func=cmd_serve)
 
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     from .errors import QAError
 

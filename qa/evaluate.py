@@ -268,10 +268,15 @@ def run_eval(path: Path, kb_dir=None, with_answers: bool = True, show_misses: bo
                 out.setdefault("answers_by_split", {})[split] = s
                 text.append(format_answers(f"  split {split}", s))
             misses = misses + answer_misses
+    return print_report(out, text, misses, show_misses, as_json)
+
+
+def print_report(out: dict, lines: list[str], misses: list[dict], show_misses: bool, as_json: bool) -> int:
+    """An evaluation's report: the JSON record, or the lines and (when asked) every miss."""
     if as_json:
         print(json.dumps(out, ensure_ascii=False, indent=1))
         return 0
-    print("\n".join(text))
+    print("\n".join(lines))
     if show_misses:
         print("\nmisses:")
         for m in misses:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .evaluate import normalize_for_match, percentile
+from .evaluate import normalize_for_match, percentile, print_report
 from .index import PROJECT_DIR
 
 BASELINE_CHUNK_CHARS = 500
@@ -219,15 +219,7 @@ def run_span_benchmark(path: Path, kb_dir=None, with_answers: bool = True, basel
         if answers["unanswerable"]:
             lines.append(f"unanswerable ({answers['unanswerable']}): refused {answers['refusal_recall']:.3f}")
         lines.append(f"ask p50 {answers['p50_ms']:.1f} ms, p95 {answers['p95_ms']:.1f} ms")
-    if as_json:
-        print(json.dumps(out, ensure_ascii=False, indent=1))
-        return 0
-    print("\n".join(lines))
-    if show_misses:
-        print("\nmisses:")
-        for m in misses:
-            print(" ", json.dumps(m, ensure_ascii=False))
-    return 0
+    return print_report(out, lines, misses, show_misses, as_json)
 
 
 def _kinds(kb) -> str:
