@@ -94,4 +94,4 @@ def test_damaged_shipped_files_are_ignored(tmp_path: Path) -> None:
 def test_fresh_build_of_the_bundled_reports_embeds_nothing(tmp_path: Path) -> None:
     build(tmp_path / "kb", sources=[DEFAULT_DATA_DIR])
     manifest = read_manifest(tmp_path / "kb")
-    assert manifest["embedded_now"] == 0 and manifest["passages"] > 1000
+    assert manifest.embedded_now == 0 and manifest.passages > 1000
