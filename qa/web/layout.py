@@ -75,7 +75,10 @@ def _facts(root, indicator, period, kind, cities):
 
     table = handlers.fact_table(root, indicator, period, kind, cities)
     chart = pd.DataFrame(table.chart or [], columns=["城市", "数值"])
-    return table.rows, chart, gr.update(value=table.csv_path, interactive=table.csv_path is not None), table.message
+    values = [p["数值"] for p in table.chart] or [0.0]
+    # Bars start at zero: an axis cut at the smallest value hides it.
+    y_lim = [min(0.0, min(values)) * 1.1, max(0.0, max(values)) * 1.1 or 1.0]
+    return table.rows, gr.update(value=chart, y_lim=y_lim), gr.update(value=table.csv_path, interactive=table.csv_path is not None), table.message
 
 
 def _export(turns):
