@@ -158,3 +158,20 @@ def test_public_address_without_login_or_key_is_refused(kb):
     done = subprocess.run([sys.executable, "-m", "qa", "--kb", str(kb), "serve", "--host", "0.0.0.0", "--port",
                            str(free_port())], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "QA_AUTH" in done.stderr and "QA_API_KEY" in done.stderr
+
+
+def test_a_forged_host_is_refused_and_logins_are_rate_limited(kb, tmp_path):
+    """DNS rebinding: a request naming another host reaches nothing on a loopback server. Guessing
+    passwords: after the allowed tries, the login answers 429 even to the right password."""
+    from qa.web.server import LOGIN_ATTEMPTS
+
+    with running_server(kb, tmp_path / "serve.log", env={"QA_AUTH": "alice:pw"}) as s:
+        for host in ("evil.example", "attacker.test:80"):
+            assert httpx.get(s["url"] + "config", headers={"Host": host}).status_code == 400
+            assert httpx.post(s["url"] + "v1/retrieve", json={"question": "宁波GDP"}, headers={"Host": host}).status_code == 400
+        assert httpx.get(s["url"] + "v1/models").status_code == 200  # 127.0.0.1 itself is served
+        with httpx.Client(base_url=s["url"]) as browser:
+            codes = [browser.post("login", data={"username": "alice", "password": f"guess{i}"}).status_code
+                     for i in range(LOGIN_ATTEMPTS)]
+            assert set(codes) == {400}
+            assert browser.post("login", data={"username": "alice", "password": "pw"}).status_code == 429

@@ -48,12 +48,43 @@ def build_server(kb_dir: str | Path | None = None, config: Config | None = None,
     root = kb_root(kb_dir, config)
     models = ("extractive", "llm") if describe_chat_model(config.llm) else ("extractive",)
     app = FastAPI(title="report-qa", docs_url=None, redoc_url=None, openapi_url=None)
+    guard(app, host, config)
     install_api(app, ApiContext(root, config, models, Gate(config.web.api_concurrency, config.web.api_queue)))
     demo = build_app(root, config).queue(default_concurrency_limit=4, max_size=64)
     auth = list(config.web.auth) or None
     return gr.mount_gradio_app(app, demo, path="/", server_name=host, server_port=port, auth=auth,
                                auth_message="请登录" if auth else None, max_file_size="50mb", ssr_mode=False,
                                show_error=False, footer_links=[], **page_assets())
+
+
+LOGIN_ATTEMPTS, LOGIN_WINDOW_S = 10, 60.0  # per client address: enough for typos, too few to guess
+
+
+def guard(app, host: str, config: Config) -> None:
+    """On a loopback address only requests for this machine's names are served: a page elsewhere
+    cannot reach the app through a name that resolves here (DNS rebinding). With a login, each
+    client address gets LOGIN_ATTEMPTS tries per LOGIN_WINDOW_S."""
+    from collections import defaultdict, deque
+
+    from fastapi.responses import JSONResponse
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+    if is_loopback(host):
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost"])
+    if not config.web.auth:
+        return
+    tries: dict[str, deque] = defaultdict(deque)
+
+    @app.middleware("http")
+    async def limit_logins(request, call_next):
+        if request.method == "POST" and request.url.path.rstrip("/").endswith("/login"):
+            now, seen = time.monotonic(), tries[request.client.host if request.client else "?"]
+            while seen and now - seen[0] > LOGIN_WINDOW_S:
+                seen.popleft()
+            if len(seen) >= LOGIN_ATTEMPTS:
+                return JSONResponse({"detail": "登录尝试太频繁，请一分钟后再试。"}, status_code=429)
+            seen.append(now)
+        return await call_next(request)
 
 
 def console_progress(prefix: str = "索引"):
