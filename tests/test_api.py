@@ -175,3 +175,22 @@ def test_a_forged_host_is_refused_and_logins_are_rate_limited(kb, tmp_path):
                      for i in range(LOGIN_ATTEMPTS)]
             assert set(codes) == {400}
             assert browser.post("login", data={"username": "alice", "password": "pw"}).status_code == 429
+
+
+def test_twenty_simultaneous_chats_get_answers_without_errors(server, kb):
+    """20 clients at once (bounded: 2 questions each, 60 s at most), each answered as in process."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import qa
+
+    questions = ["彬州去年GDP总量有多大？", "宁波2023年要新增多少就业？"]
+    expected = {q: qa.ask(q, kb_dir=kb, mode="extractive").text for q in questions}
+
+    def chat(i: int) -> list[str]:
+        with httpx.Client(base_url=server["url"] + "v1/", timeout=60) as http:
+            replies = [http.post("chat/completions", json={"messages": _question(q)}) for q in questions]
+        return [r.json()["report_qa"]["text"] if r.status_code == 200 else f"HTTP {r.status_code}" for r in replies]
+
+    with ThreadPoolExecutor(20) as pool:
+        results = list(pool.map(chat, range(20), timeout=120))
+    assert all(texts == [expected[q] for q in questions] for texts in results)

@@ -24,7 +24,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 NEW_REPORT = ("2023年测试市政府工作报告\n"
               "一、2022年工作回顾\n"
-              "过去一年，全市经济稳中向好。全市生产总值123.4亿元,增长5.6%。城镇新增就业1.2万人。\n"
+              "过去一年，全市经济稳中向好。全市生产总值123.4亿元,增长5.6%<b id=\"qa-injected\">加粗</b>"
+              "<img src=x onerror=\"window.qaPwned=1\"><script>window.qaPwned=2</script>。城镇新增就业1.2万人。\n"
               "二、2023年主要目标\n"
               "全市生产总值增长6%左右。\n")
 FINAL = "#qa-chat .qa-answer:has(.qa-note), #qa-chat .qa-error"  # a finished answer or an error
@@ -170,6 +171,10 @@ def test_chat_sources_followup_and_upload(app_server, browser, tmp_path, capsys)
     page.get_by_role("tab", name="问答").click()
     text = _ask(page, "测试市去年生产总值是多少？")
     assert "123.4亿元" in text, text
+    # the report's HTML is shown as text, in the answer and in its source: nothing of it runs or renders
+    page.locator("#qa-chat .qa-answer").last.locator("a.cite").first.click()
+    assert "<b id=\"qa-injected\">" in page.locator("#qa-chat .qa-answer").last.inner_text()
+    assert page.locator("#qa-injected").count() == 0 and page.evaluate("() => window.qaPwned") is None
     shot(page, "06-new-report.png")
 
     # 7. remove it again: the browser asks first; cancelling removes nothing
