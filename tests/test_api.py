@@ -194,3 +194,16 @@ def test_twenty_simultaneous_chats_get_answers_without_errors(server, kb):
     with ThreadPoolExecutor(20) as pool:
         results = list(pool.map(chat, range(20), timeout=120))
     assert all(texts == [expected[q] for q in questions] for texts in results)
+
+
+def test_file_routes_serve_nothing_outside_what_the_page_means_to(server, kb):
+    """Gradio's file routes, probed with absolute paths and traversal forms, never return the
+    knowledge base's files, the uploads or system files."""
+    targets = ["/etc/passwd", str((kb / "current").resolve() / "store.sqlite"), str((kb / "current").resolve() / "manifest.json"),
+               str(kb / "config.json"), "../../../../etc/passwd", "..%2F..%2F..%2F..%2Fetc%2Fpasswd"]
+    forms = ["file={}", "gradio_api/file={}", "gradio_api/file/{}", "static/{}", "assets/{}", "gradio_api/upload/{}"]
+    for form in forms:
+        for target in targets:
+            reply = httpx.get(server["url"] + form.format(target), follow_redirects=False)
+            assert reply.status_code in (400, 403, 404, 405), (form, target, reply.status_code)
+            assert b"root:" not in reply.content and b"SQLite format" not in reply.content
