@@ -22,7 +22,7 @@ from .facts import FactAnswer, FactQuery, answer_from_facts, load_registry
 from .generic_answer import generic_answer
 from .kinds import GENERIC
 from .pipeline import get_embedder, open_kb
-from .query import Question, analyze, check_question
+from .query import Question, analyze, check_k, check_question
 from .retrieval import search, to_passages, word_standout
 from .schema import Answer, Citation, History, Passage
 
@@ -214,7 +214,7 @@ def ask_stream(question: str, history: History | None = None, k: int | None = No
                kb_dir: str | Path | None = None, mode: str = "auto", config: Config | None = None) -> Iterator[dict]:
     """Events for a UI: {"type": "delta", "text": ...} pieces, then {"type": "answer", "answer": Answer}."""
     config = config or from_env()
-    k = _check_k(config.answer.passages if k is None else k)
+    k = check_k(config.answer.passages if k is None else k, 50)
     question = check_question(question, config.max_question_chars)
     chat_model = None
     if mode in ("auto", "llm"):
@@ -239,14 +239,6 @@ def ask_stream(question: str, history: History | None = None, k: int | None = No
         yield {"type": "answer", "answer": extractive}
         return
     yield from _llm_stream(e.question.text, e.passages, chat_model, history, extractive)
-
-
-def _check_k(k) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 50:
-        from .errors import QuestionError
-
-        raise QuestionError(f"k（检索段落数）应是 1 到 50 之间的整数，不是 {k!r}。", code="bad_k")
-    return k
 
 
 def _llm_stream(question: str, passages: list[Passage], chat_model, history, extractive: Answer) -> Iterator[dict]:

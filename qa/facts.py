@@ -656,12 +656,6 @@ def write_facts(conn: sqlite3.Connection, facts: list[Fact]) -> None:
     )
 
 
-def delete_facts(conn: sqlite3.Connection, doc_ids: list[str]) -> None:
-    """Remove the facts of these documents (a removed or replaced upload)."""
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='facts'").fetchone():
-        conn.executemany("DELETE FROM facts WHERE doc_id = ?", [(d,) for d in doc_ids])
-
-
 def _row(f: Fact) -> tuple:
     return (f.doc_id, f.city, f.report_year, f.period, f.indicator, int(f.headline), f.wording, f.value, f.unit,
             f.kind, f.direction, "|".join(f.qualifiers), f.start, f.end, f.sentence_start, f.sentence_end, f.value_max)

@@ -13,7 +13,7 @@ from .config import Config, EmbeddingConfig, from_env
 from .errors import IndexCorruptError, IndexMissingError, KnowledgeBaseError
 from .facts import Fact, select_facts
 from .index import KnowledgeBase, build, load, staleness
-from .query import analyze, check_question
+from .query import analyze, check_k, check_question
 from .retrieval import search, to_passages
 from .schema import Passage
 
@@ -93,10 +93,7 @@ def retrieve(question: str, k: int = 5, city: str | list[str] | None = None, kb_
     """The k best passages for a question, best first. `city` restricts the search to those
     reports (「彬州市」 or a list); otherwise a city named in the question does."""
     config = config or from_env()
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 100:
-        from .errors import QuestionError
-
-        raise QuestionError(f"k 应是 1 到 100 之间的整数，不是 {k!r}。", code="bad_k")
+    check_k(k, 100)
     question = check_question(question, config.max_question_chars)
     kb = open_kb(kb_dir, config=config)
     q = analyze(question, kb.cities, kb.default_year, city_filter=[city] if isinstance(city, str) else city)

@@ -335,6 +335,13 @@ _UNPRINTABLE_RE = re.compile(r"[\ud800-\udfff\x00-\x08\x0b-\x1f\x7f]")
 _CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
+def check_k(k, largest: int) -> int:
+    """The number of passages asked for, or QuestionError when it is not a whole number in range."""
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= largest:
+        raise QuestionError(f"k（检索段落数）应是 1 到 {largest} 之间的整数，不是 {k!r}。", code="invalid_k")
+    return k
+
+
 def check_question(question, max_chars: int) -> str:
     """The question stripped (without control characters or lone surrogates), or QuestionError
     when it cannot be searched: empty, too long, or without a Chinese word to look for (emoji,

@@ -11,7 +11,8 @@ import uuid
 from dataclasses import dataclass
 
 from ..errors import QuestionError
-from ..query import check_question
+from ..config import Config
+from ..query import check_k, check_question
 from ..schema import Answer, History
 from ..serialize import answer_with_sources, sources_block, strip_sources
 
@@ -110,13 +111,13 @@ def _city(body: dict, known: list[str]) -> list[str] | None:
 
 
 def _k(body: dict, default: int) -> int:
-    k = body.get("k", default)
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
-        raise ApiError(400, f"k 应是 1 到 {MAX_K} 之间的整数。", "invalid_k", "k")
-    return k
+    try:
+        return check_k(body.get("k", default), MAX_K)
+    except QuestionError as exc:
+        raise ApiError(400, str(exc), exc.code, "k") from None
 
 
-def parse_chat(body, models: list[str], cities: list[str], default_k: int, max_chars: int = 2000) -> ChatRequest:
+def parse_chat(body, models: list[str], cities: list[str], default_k: int, max_chars: int = Config.max_question_chars) -> ChatRequest:
     """A chat-completions body -> ChatRequest, or ApiError saying what is wrong."""
     if not isinstance(body, dict):
         raise ApiError(400, "请求体应是 JSON 对象。", "invalid_body")
@@ -130,7 +131,7 @@ def parse_chat(body, models: list[str], cities: list[str], default_k: int, max_c
     return ChatRequest(_question(question, max_chars), history, model, stream, _city(body, cities), _k(body, default_k))
 
 
-def parse_retrieve(body, cities: list[str], max_chars: int = 2000) -> RetrieveRequest:
+def parse_retrieve(body, cities: list[str], max_chars: int = Config.max_question_chars) -> RetrieveRequest:
     if not isinstance(body, dict):
         raise ApiError(400, "请求体应是 JSON 对象。", "invalid_body")
     if "question" not in body:

@@ -106,14 +106,11 @@ def rows_table(answer: Answer, turn: str) -> str:
         quals = "、".join(row["qualifiers"])
         return f"{row['value']:g}{row['unit']}" + (f"（{quals}）" if quals else "")
 
-    def marker(row: dict) -> str:
-        return f"[{row['marker']}]"
-
-    body = "".join(
-        f"<tr><td>{esc(r['city'])}</td><td>{esc(value(r))}</td>"
-        f"<td>{link_markers(marker(r), turn, len(answer.citations)) if r['marker'] else ''}"
-        f"{esc(r['note'])}</td></tr>"
-        for r in answer.rows)
+    body = []
+    for r in answer.rows:
+        source = link_markers(f"[{r['marker']}]", turn, len(answer.citations)) if r["marker"] else ""
+        body.append(f"<tr><td>{esc(r['city'])}</td><td>{esc(value(r))}</td><td>{source}{esc(r['note'])}</td></tr>")
+    body = "".join(body)
     return f'<table class="qa-rows"><thead><tr><th>城市</th><th>数值</th><th>出处</th></tr></thead><tbody>{body}</tbody></table>'
 
 
