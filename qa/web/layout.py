@@ -78,7 +78,17 @@ def _facts(root, indicator, period, kind, cities):
     values = [p["数值"] for p in table.chart] or [0.0]
     # Bars start at zero: an axis cut at the smallest value hides it.
     y_lim = [min(0.0, min(values)) * 1.1, max(0.0, max(values)) * 1.1 or 1.0]
-    return table.rows, gr.update(value=chart, y_lim=y_lim), gr.update(value=table.csv_path, interactive=table.csv_path is not None), table.message
+    return (table.rows, gr.update(value=chart, y_lim=y_lim), gr.update(value=table.csv_path, interactive=table.csv_path is not None),
+            table.message, {"rows": table.rows, "sources": list(table.sources)}, handlers.fact_source_placeholder())
+
+
+def _fact_source_for(root: str):
+    """The select listener of the 指标对比 table (a closure, not a partial: Gradio reads the
+    gr.SelectData annotation from a plain function only)."""
+    def fact_source(shown, evt: gr.SelectData):
+        return handlers.fact_source(root, shown["rows"], shown["sources"], evt.index, evt.row_value)
+
+    return fact_source
 
 
 def _export(turns):
@@ -169,6 +179,8 @@ def _facts_tab(c: SimpleNamespace, cities: list[str]) -> None:
     c.fact_chart = gr.BarPlot(x="城市", y="数值", label="各市数值", elem_id="qa-fact-chart", sort="-y")
     c.fact_table = gr.Dataframe(headers=handlers.FACT_HEADERS, interactive=False, wrap=True, max_height=420,
                                 elem_id="qa-fact-table")
+    c.fact_shown = gr.State({"rows": [], "sources": []})  # the table's rows and each row's source offsets
+    c.fact_source = gr.HTML(handlers.fact_source_placeholder(), elem_id="qa-fact-source", js_on_load=None)
 
 
 # ---------------------------------------------------------------- events
@@ -199,7 +211,10 @@ def _wire(c: SimpleNamespace, demo: gr.Blocks, root: str) -> None:
     c.rebuild.click(_bound(_rebuild, root), [c.cities], [c.kb_msg, *views], **one_change)
     demo.load(_bound(_refresh, root), [c.cities], views)
     c.fact_go.click(_bound(_facts, root), [c.fact_indicator, c.fact_period, c.fact_kind, c.fact_cities],
-                    [c.fact_table, c.fact_chart, c.fact_csv, c.fact_msg])
+                    [c.fact_table, c.fact_chart, c.fact_csv, c.fact_msg, c.fact_shown, c.fact_source])
+    # A click on a value (or its row) shows its source below the table, scrolled into view.
+    c.fact_table.select(_fact_source_for(root), [c.fact_shown], [c.fact_source], show_progress="hidden").then(
+        None, None, None, js="() => window.qaShowFactSource()")
 
 
 def build_app(kb_dir: str | Path | None = None, config: Config | None = None) -> gr.Blocks:

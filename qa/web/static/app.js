@@ -30,3 +30,9 @@ window.qaCopy = function (text) {
 window.qaConfirmRemove = function (doc, cities) {
   return [doc && confirm("确定要从知识库中删除这份报告吗？") ? doc : null, cities];
 };
+
+// After a click in the 指标对比 table: bring the source panel below it into view.
+window.qaShowFactSource = function () {
+  var panel = document.getElementById("qa-fact-source");
+  if (panel) panel.scrollIntoView({behavior: "smooth", block: "nearest"});
+};
