@@ -271,7 +271,7 @@ ROWS = [["铜川市", "4.3", "%", "增速", "全市生产总值增长4.3%", "《
 
 
 def test_a_clicked_row_is_found_by_its_values_even_in_a_sorted_table():
-    # sorted by the user, the third row is shown first: Gradio's index says 0, the row says 河源市
+    # the row's values decide, whatever the index (older Gradio: the place on screen of a sorted table)
     assert handlers.clicked_row(ROWS, [0, 1], ROWS[2]) == 2
     assert handlers.clicked_row(ROWS, (1, 4), [str(v) for v in ROWS[1]]) == 1
     assert handlers.clicked_row(ROWS, [0, 1], ["北京市", "9", "%", "", "", ""]) is None  # not this table's row

@@ -250,9 +250,10 @@ def fact_source_placeholder() -> str:
 
 
 def clicked_row(rows: list[list], index, row_value: list | None) -> int | None:
-    """The table row the user clicked. Found by its values: once the user sorts the table,
-    Gradio's index is the row's place on screen, not in the data (gradio-app/gradio#10702);
-    by the index only when the event carries no row."""
+    """The table row the user clicked, found by its values; by Gradio's index only when the event
+    carries none. Gradio 6.31 reports the row's index in the data also after the user sorts the
+    table, but earlier releases gave the place on screen (gradio-app/gradio#10702): the values
+    make a click show its own row's source whatever the index means."""
     if row_value is not None:
         wanted = [str(v) for v in row_value]
         return next((i for i, row in enumerate(rows) if [str(v) for v in row] == wanted), None)

@@ -178,7 +178,8 @@ def _facts_tab(c: SimpleNamespace, cities: list[str]) -> None:
     c.fact_msg = gr.Markdown("", elem_id="qa-fact-msg")
     c.fact_chart = gr.BarPlot(x="城市", y="数值", label="各市数值", elem_id="qa-fact-chart", sort="-y")
     c.fact_table = gr.Dataframe(headers=handlers.FACT_HEADERS, interactive=False, wrap=True, max_height=420,
-                                elem_id="qa-fact-table")
+                                elem_id="qa-fact-table", column_widths=["8%", "7%", "6%", "9%", "50%", "20%"],
+                                label="点击数值（或它所在的行）查看原文")
     c.fact_shown = gr.State({"rows": [], "sources": []})  # the table's rows and each row's source offsets
     c.fact_source = gr.HTML(handlers.fact_source_placeholder(), elem_id="qa-fact-source", js_on_load=None)
 
