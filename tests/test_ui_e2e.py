@@ -132,11 +132,15 @@ def test_chat_sources_followup_and_upload(app_server, browser, tmp_path, capsys)
     assert table.count() == 1 and "326.3" in table.inner_text() and table.locator("a.cite").count() == 4
     # each value links to its source, as its [n] does: a click opens the box with the sentence highlighted
     value = table.locator("a.cite.qa-cell").filter(has_text="326.3")
-    target = value.get_attribute("data-target")
-    assert target == table.locator("tr").filter(has_text="326.3").locator("a.cite").last.get_attribute("data-target")
+    target = value.get_attribute("href").lstrip("#")
+    assert target and target == table.locator("tr").filter(has_text="326.3").locator("a.cite").last.get_attribute("href").lstrip("#")
+    assert not page.locator(f"[id='{target}'] .qa-passage").is_visible()
     value.click()
     page.wait_for_function("id => document.getElementById(id).open", arg=target)
     assert "326.3" in page.locator(f"[id='{target}'] mark").first.inner_text()
+    assert page.locator(f"[id='{target}'] .qa-passage").is_visible()
+    _settle(page)
+    shot(page, "04b-comparison-source.png")
 
     # 4c. the indicator tab: every report's value with its sentence, a bar chart, a CSV download
     page.get_by_role("tab", name="指标对比").click()
@@ -184,6 +188,21 @@ def test_chat_sources_followup_and_upload(app_server, browser, tmp_path, capsys)
     assert page.locator("#qa-injected").count() == 0 and page.evaluate("() => window.qaPwned") is None
     shot(page, "06-new-report.png")
 
+    # 6b. its figures in 指标对比: the new city can be chosen; its value's source shows the report's
+    # HTML as text, as the chat does
+    page.get_by_role("tab", name="指标对比").click()
+    _pick(page, "#qa-fact-cities", ["测试市"])
+    page.locator("#qa-fact-kind").get_by_text("增速").click()
+    page.locator("#qa-fact-go").click()
+    page.wait_for_function("() => document.querySelector('#qa-fact-msg').innerText.includes('1 条数值')")
+    row = page.locator("#qa-fact-table .virtual-row").first
+    assert row.inner_text().startswith("测试市"), row.inner_text()
+    row.locator("[role=gridcell]").nth(1).click()
+    page.wait_for_function("() => document.querySelector('#qa-fact-source summary')?.innerText.includes('测试市 5.6%')")
+    assert "5.6%" in page.locator("#qa-fact-source strong.qa-value").inner_text()
+    assert "<b id=\"qa-injected\">" in page.locator("#qa-fact-source mark").inner_text()
+    assert page.locator("#qa-injected").count() == 0 and page.evaluate("() => window.qaPwned") is None
+
     # 7. remove it again: the browser asks first; cancelling removes nothing
     page.get_by_role("tab", name="知识库").click()
     answers = []
@@ -198,6 +217,7 @@ def test_chat_sources_followup_and_upload(app_server, browser, tmp_path, capsys)
     assert not answers  # each click asked once
     page.wait_for_function("() => !document.querySelector('#qa-kb-table').innerText.includes('测试市')")
     assert not (app_server["kb"] / "uploads" / report.name).exists()
+    assert "测试市" not in page.locator("#qa-fact-cities").text_content()  # no longer chosen in 指标对比
 
     assert not errors, errors
     elapsed = time.perf_counter() - t_test
