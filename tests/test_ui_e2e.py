@@ -129,7 +129,18 @@ def test_chat_sources_followup_and_upload(app_server, browser, tmp_path, capsys)
     text = _ask(page, "彬州和咸阳去年GDP分别是多少？")
     assert "326.3" in text and "咸阳" in text, text
     table = page.locator("#qa-chat .qa-answer").last.locator("table.qa-rows")
-    assert table.count() == 1 and "326.3" in table.inner_text() and table.locator("a.cite").count() == 2
+    assert table.count() == 1 and "326.3" in table.inner_text() and table.locator("a.cite").count() == 4
+    # each value links to its source, as its [n] does: a click opens the box with the sentence highlighted
+    value = table.locator("a.cite.qa-cell").filter(has_text="326.3")
+    target = value.get_attribute("href").lstrip("#")
+    assert target and target == table.locator("tr").filter(has_text="326.3").locator("a.cite").last.get_attribute("href").lstrip("#")
+    assert not page.locator(f"[id='{target}'] .qa-passage").is_visible()
+    value.click()
+    page.wait_for_function("id => document.getElementById(id).open", arg=target)
+    assert "326.3" in page.locator(f"[id='{target}'] mark").first.inner_text()
+    assert page.locator(f"[id='{target}'] .qa-passage").is_visible()
+    _settle(page)
+    shot(page, "04b-comparison-source.png")
 
     # 4c. the indicator tab: every report's value with its sentence, a bar chart, a CSV download
     page.get_by_role("tab", name="指标对比").click()
@@ -177,6 +188,21 @@ def test_chat_sources_followup_and_upload(app_server, browser, tmp_path, capsys)
     assert page.locator("#qa-injected").count() == 0 and page.evaluate("() => window.qaPwned") is None
     shot(page, "06-new-report.png")
 
+    # 6b. its figures in 指标对比: the new city can be chosen; its value's source shows the report's
+    # HTML as text, as the chat does
+    page.get_by_role("tab", name="指标对比").click()
+    _pick(page, "#qa-fact-cities", ["测试市"])
+    page.locator("#qa-fact-kind").get_by_text("增速").click()
+    page.locator("#qa-fact-go").click()
+    page.wait_for_function("() => document.querySelector('#qa-fact-msg').innerText.includes('1 条数值')")
+    row = page.locator("#qa-fact-table .virtual-row").first
+    assert row.inner_text().startswith("测试市"), row.inner_text()
+    row.locator("[role=gridcell]").nth(1).click()
+    page.wait_for_function("() => document.querySelector('#qa-fact-source summary')?.innerText.includes('测试市 5.6%')")
+    assert "5.6%" in page.locator("#qa-fact-source strong.qa-value").inner_text()
+    assert "<b id=\"qa-injected\">" in page.locator("#qa-fact-source mark").inner_text()
+    assert page.locator("#qa-injected").count() == 0 and page.evaluate("() => window.qaPwned") is None
+
     # 7. remove it again: the browser asks first; cancelling removes nothing
     page.get_by_role("tab", name="知识库").click()
     answers = []
@@ -191,6 +217,7 @@ def test_chat_sources_followup_and_upload(app_server, browser, tmp_path, capsys)
     assert not answers  # each click asked once
     page.wait_for_function("() => !document.querySelector('#qa-kb-table').innerText.includes('测试市')")
     assert not (app_server["kb"] / "uploads" / report.name).exists()
+    assert "测试市" not in page.locator("#qa-fact-cities").text_content()  # no longer chosen in 指标对比
 
     assert not errors, errors
     elapsed = time.perf_counter() - t_test
@@ -201,3 +228,84 @@ def test_chat_sources_followup_and_upload(app_server, browser, tmp_path, capsys)
         print(f"\n[e2e] app serving after {timing['app_serving_s']} s; `python app.py` start -> first answer "
               f"{timing['start_to_first_answer_s']} s; browser steps {timing['browser_steps_s']} s; "
               f"whole test (without building the shared KB fixture) {timing['total_s']} s")
+
+
+def _pick(page, dropdown: str, options: list[str], typed: str = "") -> None:
+    """Choose options of a Gradio dropdown, after typing into its search when `typed`; then close its list."""
+    box = page.locator(f"{dropdown} input")
+    for option in options:
+        box.click()
+        if typed:
+            box.fill(typed)
+        page.get_by_role("option", name=option, exact=True).click()
+    box.press("Escape")
+
+
+def _panel_shows(page, row: list[str]) -> None:
+    """The source panel shows this table row's value: its report's passage, the row's sentence
+    highlighted and the value emphasised in it."""
+    city, value, unit, excerpt = row[0], row[1], row[2], row[4]
+    page.wait_for_function("t => document.querySelector('#qa-fact-source summary')?.innerText.includes(t)",
+                           arg=f"{city} {value}{unit}")
+    panel = page.locator("#qa-fact-source")
+    assert panel.locator("details[open] .qa-passage").is_visible()
+    assert "政府工作报告" in panel.locator("summary").inner_text()
+    marked = panel.locator("mark").inner_text()
+    assert excerpt.strip("…") in marked, (excerpt, marked)  # the table's sentence is the highlighted one
+    strong = panel.locator("mark strong.qa-value").inner_text()
+    assert f"{value}{unit}" in strong, strong  # the value itself, as the report writes it
+
+
+def test_indicator_values_link_to_their_source(app_server, browser):
+    """指标对比: search an indicator, choose period, kind and cities, click a value: its source
+    sentence is shown, the value highlighted; also after the user sorts the table."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1360, "height": 960}, locale="zh-CN")
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.set_default_timeout(60_000)
+    page.goto(app_server["url"])
+    page.wait_for_selector("#qa-question textarea")
+    page.get_by_role("tab", name="指标对比").click()
+    _pick(page, "#qa-fact-indicator", ["地区生产总值"], typed="生产总值")
+    page.locator("#qa-fact-period").get_by_text("2022年实际").click()
+    page.locator("#qa-fact-kind").get_by_text("增速").click()
+    cities = ["彬州市", "咸阳市", "宁波市"]
+    _pick(page, "#qa-fact-cities", cities)
+    assert page.locator("#qa-fact-source details").count() == 0  # nothing clicked yet: a hint
+    page.locator("#qa-fact-go").click()
+    page.wait_for_function("() => document.querySelector('#qa-fact-msg').innerText.includes('条数值')")
+    _settle(page)
+    rows = page.locator("#qa-fact-table .virtual-row")
+    table = [[c.inner_text() for c in r.locator("[role=gridcell]").all()] for r in rows.all()]
+    count = int(page.locator("#qa-fact-msg").inner_text().split(" 条数值")[0])
+    assert len(table) == count >= 2 and {r[0] for r in table} <= set(cities), table
+    assert all(r[2] == "%" and r[3].startswith("增速") for r in table), table
+
+    # a click on the last row's value shows that row's source, not another's
+    rows.nth(len(table) - 1).locator("[role=gridcell]").nth(1).click()
+    _panel_shows(page, table[-1])
+    _settle(page)
+    page.screenshot(path=str(ARTIFACTS / "07-fact-source.png"))
+    shutil.copy(ARTIFACTS / "07-fact-source.png", DOCS_SHOTS / "fact-source.png")
+
+    # the user sorts by value, ascending: the rows on screen change places; each click still
+    # shows the clicked row's source
+    header = page.locator("#qa-fact-table [role=columnheader]").nth(1)
+    header.hover()
+    header.locator("button.cell-menu-button").click()
+    page.locator("[role=menu]").get_by_text("升序排序").click()
+    page.wait_for_function("c => !document.querySelector('#qa-fact-table .virtual-row').innerText.startsWith(c)",
+                           arg=table[0][0])
+    shown = [[c.inner_text() for c in r.locator("[role=gridcell]").all()] for r in rows.all()]
+    # click rows that moved, the one on show last: a click read by place on screen would show
+    # another row's source (or leave the panel as it was)
+    moved = [i for i, row in enumerate(shown) if row != table[i] and row != table[-1]]
+    moved += [i for i, row in enumerate(shown) if row != table[i] and row == table[-1]]
+    assert len(moved) >= 2, (table, shown)
+    rows.nth(moved[0]).locator("[role=gridcell]").nth(1).click()
+    _panel_shows(page, shown[moved[0]])
+    rows.nth(moved[1]).locator("[role=gridcell]").nth(3).click()  # any cell of a row shows its source
+    _panel_shows(page, shown[moved[1]])
+    assert not errors, errors

@@ -230,8 +230,10 @@ def test_a_comparison_answer_shows_its_values_in_a_table_linked_to_the_sources()
     answer = Answer("铜川市增长4.3%[1]；渭南市增长4%[2]；乐昌市报告未给出。", [Citation(p1), Citation(p2)], mode="facts", rows=rows)
     out = render.render_answer(answer, turn="t9")
     table = out[out.index('<table class="qa-rows">') : out.index("</table>")]
-    assert "<td>铜川市</td><td>4.3%</td>" in table and "4%（左右）" in table
-    assert 'href="#src-t9-2"' in table and "&lt;b&gt;乐昌市" in table and "报告未给出" in table
+    # each value is itself a link to its source box, as its [n] marker is
+    assert '<td>铜川市</td><td><a class="cite qa-cell" href="#src-t9-1" data-target="src-t9-1"' in table
+    assert '>4%（左右）</a>' in table and table.count('href="#src-t9-2"') == 2
+    assert "&lt;b&gt;乐昌市" in table and "<td>报告未给出</td>" in table and 'id="src-t9-1"' in out
     assert "<table class=\"qa-rows\">" not in render.render_answer(Answer("一个数[1]。", [Citation(p1)], rows=rows[:1]), turn="t8")
 
 
@@ -249,3 +251,46 @@ def test_the_indicator_tab_lists_every_report_value_with_its_sentence_and_a_csv(
     csv_text = Path(table.csv_path).read_text(encoding="utf-8-sig")
     assert csv_text.splitlines()[0] == ",".join(handlers.FACT_HEADERS) and all(r[0] in csv_text for r in table.rows)
     assert handlers.fact_table(small_kb_dir, "不存在的指标", "2022", "", []).message.startswith("不认识的指标")
+    # each row's source: its report's passage, the sentence highlighted, the value as written emphasised
+    for i, row in enumerate(table.rows):
+        f = growth[row[0]]
+        document = kb.documents[f.doc_id]
+        panel = handlers.fact_source(small_kb_dir, table.rows, table.sources, [len(table.rows) - 1 - i, 0], row)
+        assert f"《{document.title}》" in panel and f"{row[0]} {row[1]}{row[2]}" in panel
+        assert f'<strong class="qa-value">{document.text[f.start : f.end]}</strong>' in panel
+        marked = panel[panel.index("<mark>") + 6 : panel.index("</mark>")]
+        assert re.sub("<[^>]+>", "", marked) == document.text[f.sentence_start : f.sentence_end]
+        assert kb.passage_at(f.doc_id, f.start).section in panel
+
+
+# ---------------------------------------------------------------- 指标对比: a clicked value -> its source
+
+ROWS = [["铜川市", "4.3", "%", "增速", "全市生产总值增长4.3%", "《甲》第 306 字"],
+        ["邯郸市", "4.2", "%", "增速", "全市生产总值完成4346.3亿元、增长4.2%", "《乙》第 473 字"],
+        ["河源市", "1", "%", "增速", "增长1%", "《丙》第 652 字"]]
+
+
+def test_a_clicked_row_is_found_by_its_values_even_in_a_sorted_table():
+    # the row's values decide, whatever the index (older Gradio: the place on screen of a sorted table)
+    assert handlers.clicked_row(ROWS, [0, 1], ROWS[2]) == 2
+    assert handlers.clicked_row(ROWS, (1, 4), [str(v) for v in ROWS[1]]) == 1
+    assert handlers.clicked_row(ROWS, [0, 1], ["北京市", "9", "%", "", "", ""]) is None  # not this table's row
+    assert handlers.clicked_row(ROWS, [2, 0], None) == 2 and handlers.clicked_row(ROWS, 1, None) == 1
+    assert handlers.clicked_row(ROWS, [3, 0], None) is None and handlers.clicked_row([], [0, 0], None) is None
+
+
+def test_the_source_panel_highlights_the_sentence_and_its_value_and_escapes_the_report():
+    text = "过去一年,<b>稳中向好</b>。全市生产总值增长4.3%,居全省第2位。财政收入增长6%。"
+    p = Passage(id="p", text=text, title="<i>报告</i>", city="铜川市", year=2023, section="一、<u>回顾</u>",
+                source="x.txt", start=500, end=500 + len(text), doc_id="d")
+    a = text.index("全市")
+    b = text.index("。", a) + 1
+    v = text.index("增长4.3%")
+    out = render.fact_source_panel("铜川市 <s>4.3</s>%", "", p, (500 + a, 500 + b), (500 + v, 500 + v + 6))
+    assert "<mark>全市生产总值<strong class=\"qa-value\">增长4.3%</strong>,居全省第2位。</mark>" in out
+    assert out.count("<mark>") == 1 and "财政收入增长6%" in out and "<details" in out and " open>" in out
+    for hostile in ("<b>", "<i>", "<u>", "<s>"):
+        assert hostile not in out
+    assert "&lt;b&gt;稳中向好" in out and "《&lt;i&gt;报告&lt;/i&gt;》" in out and "&lt;u&gt;回顾" in out
+    hint = render.fact_source_panel(None, handlers.FACT_SOURCE_HINT)
+    assert "点击表中的一个数值" in hint and "<details" not in hint

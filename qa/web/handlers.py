@@ -22,7 +22,7 @@ from ..errors import ManageError, QuestionError
 from ..pipeline import open_kb
 from ..schema import Answer, History
 from .export import conversation_markdown
-from .render import answer_plain, render_answer, render_error, render_pending
+from .render import answer_plain, fact_source_panel, render_answer, render_error, render_pending
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +191,7 @@ class FactTable:
     chart: list[dict]
     csv_path: str | None
     message: str
+    sources: list[tuple] = ()  # per row: (doc_id, value start, value end, sentence start, sentence end)
 
 
 def fact_table(root: str | Path, indicator: str, period: str, kind: str | None, cities: list[str] | None,
@@ -216,7 +217,8 @@ def fact_table(root: str | Path, indicator: str, period: str, kind: str | None, 
     missing = sorted(set(cities or kb.cities) - {f.city for f in facts})
     message = f"{len(facts)} 条数值，来自 {len({f.doc_id for f in facts})} 份报告。{chart_note}" + (
         f"报告未给出：{'、'.join(missing)}。" if missing else "")
-    return FactTable(rows, chart, _write_csv(rows, folder), message)
+    sources = [(f.doc_id, f.start, f.end, f.sentence_start, f.sentence_end) for f in facts]
+    return FactTable(rows, chart, _write_csv(rows, folder), message, sources)
 
 
 def _fact_row(kb, f, value: float) -> list:
@@ -238,3 +240,37 @@ def _write_csv(rows: list[list], folder: str | Path | None) -> str:
         writer.writerow(FACT_HEADERS)
         writer.writerows(rows)
     return str(path)
+
+
+FACT_SOURCE_HINT = "点击表中的一个数值（或它所在的行），在这里查看原文：所在段落、报告和章节，数值所在的句子高亮。"
+
+
+def fact_source_placeholder() -> str:
+    return fact_source_panel(None, FACT_SOURCE_HINT)
+
+
+def clicked_row(rows: list[list], index, row_value: list | None) -> int | None:
+    """The table row the user clicked, found by its values; by Gradio's index only when the event
+    carries none. Gradio 6.31 reports the row's index in the data also after the user sorts the
+    table, but earlier releases gave the place on screen (gradio-app/gradio#10702): the values
+    make a click show its own row's source whatever the index means."""
+    if row_value is not None:
+        wanted = [str(v) for v in row_value]
+        return next((i for i, row in enumerate(rows) if [str(v) for v in row] == wanted), None)
+    at = index[0] if isinstance(index, (list, tuple)) else index
+    return at if isinstance(at, int) and 0 <= at < len(rows) else None
+
+
+def fact_source(root: str | Path, rows: list[list], sources: list, index, row_value: list | None) -> str:
+    """The source panel for a clicked row of the 指标对比 table: the passage around the value,
+    its report and section, the sentence highlighted and the value in it emphasised."""
+    i = clicked_row(rows, index, row_value)
+    if i is None or i >= len(sources):
+        return fact_source_placeholder()
+    doc_id, start, end, sentence_start, sentence_end = sources[i]
+    kb = open_kb(Path(root))
+    if doc_id not in kb.documents:
+        return fact_source_panel(None, "这份报告已不在知识库中：请重新点击「对比」。")
+    passage = kb.passage_at(doc_id, start)  # the value's passage (a long sentence may span two)
+    city, value, unit = rows[i][:3]
+    return fact_source_panel(f"{city} {value}{unit}", "", passage, (sentence_start, sentence_end), (start, end))

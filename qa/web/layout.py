@@ -36,9 +36,11 @@ def page_assets() -> dict:
 # ---------------------------------------------------------------- adapters: Gradio <-> handlers
 
 
-def _views(view: KBView) -> tuple:
+def _views(view: KBView, fact_cities: list[str] | None) -> tuple:
+    """The knowledge-base tab and both city choices (the chat's and 指标对比's) after a change."""
+    fact_kept = [c for c in (fact_cities or []) if c in view.cities]
     return (view.summary, view.rows, gr.update(choices=view.reports, value=None),
-            gr.update(choices=view.cities, value=view.cities_kept))
+            gr.update(choices=view.cities, value=view.cities_kept), gr.update(choices=view.cities, value=fact_kept))
 
 
 def _reporter(progress: gr.Progress):
@@ -50,24 +52,24 @@ def _respond(root, message, chat, turns, cities, k, mode):
         yield box, chat, turns, gr.update() if copied is None else copied
 
 
-def _add(root, files, cities, progress=gr.Progress()):
+def _add(root, files, cities, fact_cities, progress=gr.Progress()):
     paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (files or [])]
     message, view, taken = handlers.add(root, paths, cities, progress=_reporter(progress))
-    return (message, None if taken else gr.update(), *_views(view))
+    return (message, None if taken else gr.update(), *_views(view, fact_cities))
 
 
-def _remove(root, doc_id, cities, progress=gr.Progress()):
+def _remove(root, doc_id, cities, fact_cities, progress=gr.Progress()):
     message, view = handlers.remove(root, doc_id, cities, progress=_reporter(progress))
-    return (message, *_views(view))
+    return (message, *_views(view, fact_cities))
 
 
-def _rebuild(root, cities, progress=gr.Progress()):
+def _rebuild(root, cities, fact_cities, progress=gr.Progress()):
     message, view = handlers.rebuild(root, cities, progress=_reporter(progress))
-    return (message, *_views(view))
+    return (message, *_views(view, fact_cities))
 
 
-def _refresh(root, cities):
-    return _views(handlers.kb_view(root, cities))
+def _refresh(root, cities, fact_cities):
+    return _views(handlers.kb_view(root, cities), fact_cities)
 
 
 def _facts(root, indicator, period, kind, cities):
@@ -78,7 +80,17 @@ def _facts(root, indicator, period, kind, cities):
     values = [p["数值"] for p in table.chart] or [0.0]
     # Bars start at zero: an axis cut at the smallest value hides it.
     y_lim = [min(0.0, min(values)) * 1.1, max(0.0, max(values)) * 1.1 or 1.0]
-    return table.rows, gr.update(value=chart, y_lim=y_lim), gr.update(value=table.csv_path, interactive=table.csv_path is not None), table.message
+    return (table.rows, gr.update(value=chart, y_lim=y_lim), gr.update(value=table.csv_path, interactive=table.csv_path is not None),
+            table.message, {"rows": table.rows, "sources": list(table.sources)}, handlers.fact_source_placeholder())
+
+
+def _fact_source_for(root: str):
+    """The select listener of the 指标对比 table (a closure, not a partial: Gradio reads the
+    gr.SelectData annotation from a plain function only)."""
+    def fact_source(shown, evt: gr.SelectData):
+        return handlers.fact_source(root, shown["rows"], shown["sources"], evt.index, evt.row_value)
+
+    return fact_source
 
 
 def _export(turns):
@@ -168,7 +180,10 @@ def _facts_tab(c: SimpleNamespace, cities: list[str]) -> None:
     c.fact_msg = gr.Markdown("", elem_id="qa-fact-msg")
     c.fact_chart = gr.BarPlot(x="城市", y="数值", label="各市数值", elem_id="qa-fact-chart", sort="-y")
     c.fact_table = gr.Dataframe(headers=handlers.FACT_HEADERS, interactive=False, wrap=True, max_height=420,
-                                elem_id="qa-fact-table")
+                                elem_id="qa-fact-table", column_widths=["8%", "7%", "6%", "9%", "50%", "20%"],
+                                label="点击数值（或它所在的行）查看原文")
+    c.fact_shown = gr.State({"rows": [], "sources": []})  # the table's rows and each row's source offsets
+    c.fact_source = gr.HTML(handlers.fact_source_placeholder(), elem_id="qa-fact-source", js_on_load=None)
 
 
 # ---------------------------------------------------------------- events
@@ -191,15 +206,18 @@ def _wire(c: SimpleNamespace, demo: gr.Blocks, root: str) -> None:
     c.chatbot.clear(lambda: _cleared()[1:], None, [c.turns, c.last_answer, c.export], queue=False)  # its trash button
     c.copy.click(None, [c.last_answer], None, js="(text) => window.qaCopy(text)").then(_copied_note, [c.last_answer], None)
 
-    views = [c.kb_summary, c.table, c.to_remove, c.cities]
+    views = [c.kb_summary, c.table, c.to_remove, c.cities, c.fact_cities]
     one_change = dict(concurrency_limit=1, concurrency_id="kb-change")
-    c.add.click(_bound(_add, root), [c.files, c.cities], [c.kb_msg, c.files, *views], **one_change)
-    c.remove.click(_bound(_remove, root), [c.to_remove, c.cities], [c.kb_msg, *views],
-                   js="(doc, cities) => window.qaConfirmRemove(doc, cities)", **one_change)
-    c.rebuild.click(_bound(_rebuild, root), [c.cities], [c.kb_msg, *views], **one_change)
-    demo.load(_bound(_refresh, root), [c.cities], views)
+    c.add.click(_bound(_add, root), [c.files, c.cities, c.fact_cities], [c.kb_msg, c.files, *views], **one_change)
+    c.remove.click(_bound(_remove, root), [c.to_remove, c.cities, c.fact_cities], [c.kb_msg, *views],
+                   js="(doc, cities, factCities) => window.qaConfirmRemove(doc, cities, factCities)", **one_change)
+    c.rebuild.click(_bound(_rebuild, root), [c.cities, c.fact_cities], [c.kb_msg, *views], **one_change)
+    demo.load(_bound(_refresh, root), [c.cities, c.fact_cities], views)
     c.fact_go.click(_bound(_facts, root), [c.fact_indicator, c.fact_period, c.fact_kind, c.fact_cities],
-                    [c.fact_table, c.fact_chart, c.fact_csv, c.fact_msg])
+                    [c.fact_table, c.fact_chart, c.fact_csv, c.fact_msg, c.fact_shown, c.fact_source])
+    # A click on a value (or its row) shows its source below the table, scrolled into view.
+    c.fact_table.select(_fact_source_for(root), [c.fact_shown], [c.fact_source], show_progress="hidden").then(
+        None, None, None, js="() => window.qaShowFactSource()")
 
 
 def build_app(kb_dir: str | Path | None = None, config: Config | None = None) -> gr.Blocks:

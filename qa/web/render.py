@@ -34,35 +34,54 @@ def local_spans(passage: Passage, spans) -> list[tuple[int, int]]:
     return merged
 
 
-def highlight(text: str, spans: list[tuple[int, int]]) -> str:
-    """text, escaped, with each (start, end) range of it in <mark>."""
+def highlight(text: str, spans: list[tuple[int, int]], focus: list[tuple[int, int]] = ()) -> str:
+    """text, escaped, with each (start, end) range of it in <mark>, and inside a mark each `focus`
+    range (the value a cited sentence states) in <strong class="qa-value">."""
     out, at = [], 0
     for a, b in spans:
         out.append(esc(text[at:a]))
-        out.append(f"<mark>{esc(text[a:b])}</mark>")
+        out.append(f"<mark>{_focused(text, a, b, focus)}</mark>")
         at = b
     out.append(esc(text[at:]))
     return "".join(out)
 
 
-def source_box(anchor: str, label: str, passage: Passage, spans=()) -> str:
-    """An expandable box with the passage, its report and section; `spans` in document offsets."""
+def _focused(text: str, a: int, b: int, focus) -> str:
+    out, at = [], a
+    for s, e in focus:
+        s, e = max(s, at), min(e, b)
+        if e <= s:
+            continue
+        out += [esc(text[at:s]), f'<strong class="qa-value">{esc(text[s:e])}</strong>']
+        at = e
+    out.append(esc(text[at:b]))
+    return "".join(out)
+
+
+def source_box(anchor: str, label: str, passage: Passage, spans=(), focus=(), opened: bool = False) -> str:
+    """An expandable box with the passage, its report and section; `spans` (highlighted) and
+    `focus` (emphasised inside them) in document offsets; `label` is HTML."""
     section = f" · {esc(passage.section)}" if passage.section else ""
+    marked = highlight(passage.text, local_spans(passage, spans), local_spans(passage, focus))
     return (
-        f'<details class="qa-source" id="{anchor}"><summary>{label} 《{esc(passage.title)}》'
+        f'<details class="qa-source" id="{anchor}"{" open" if opened else ""}><summary>{label} 《{esc(passage.title)}》'
         f'<span class="qa-meta">{section}</span></summary>'
-        f'<div class="qa-passage">{highlight(passage.text, local_spans(passage, spans))}</div></details>'
+        f'<div class="qa-passage">{marked}</div></details>'
     )
+
+
+def cite_link(turn: str, n: int, inner_html: str, extra_class: str = "") -> str:
+    """A link to source box n of this turn (app.js opens it on click)."""
+    anchor = f"src-{turn}-{n}"
+    cls = f"cite {extra_class}".strip()
+    return f'<a class="{cls}" href="#{anchor}" data-target="{anchor}" title="查看来源 {n}">{inner_html}</a>'
 
 
 def link_markers(text_html: str, turn: str, count: int) -> str:
     """Each [n] with 1 <= n <= count becomes a link to the source box of this turn."""
     def link(m: re.Match) -> str:
         n = int(m.group(1))
-        if not 1 <= n <= count:
-            return m.group(0)
-        anchor = f"src-{turn}-{n}"
-        return f'<a class="cite" href="#{anchor}" data-target="{anchor}" title="查看来源 {n}">[{n}]</a>'
+        return cite_link(turn, n, f"[{n}]") if 1 <= n <= count else m.group(0)
 
     return MARKER_RE.sub(link, text_html)
 
@@ -99,19 +118,33 @@ def render_answer(answer: Answer, turn: str | None = None, seconds: float | None
 
 
 def rows_table(answer: Answer, turn: str) -> str:
-    """A comparison's values as a small table under the text, each linked to its source."""
+    """A comparison's values as a small table under the text; each value links to its source
+    box (the same as its [n] marker)."""
     def value(row: dict) -> str:
         if row["value"] is None:
             return "报告未给出"
         quals = "、".join(row["qualifiers"])
         return f"{row['value']:g}{row['unit']}" + (f"（{quals}）" if quals else "")
 
-    body = []
+    body, count = [], len(answer.citations)
     for r in answer.rows:
-        source = link_markers(f"[{r['marker']}]", turn, len(answer.citations)) if r["marker"] else ""
-        body.append(f"<tr><td>{esc(r['city'])}</td><td>{esc(value(r))}</td><td>{source}{esc(r['note'])}</td></tr>")
+        linked = r["marker"] and 1 <= r["marker"] <= count
+        shown = cite_link(turn, r["marker"], esc(value(r)), "qa-cell") if linked else esc(value(r))
+        source = link_markers(f"[{r['marker']}]", turn, count) if r["marker"] else ""
+        body.append(f"<tr><td>{esc(r['city'])}</td><td>{shown}</td><td>{source}{esc(r['note'])}</td></tr>")
     body = "".join(body)
     return f'<table class="qa-rows"><thead><tr><th>城市</th><th>数值</th><th>出处</th></tr></thead><tbody>{body}</tbody></table>'
+
+
+def fact_source_panel(label: str | None, message: str, passage: Passage | None = None,
+                      sentence: tuple[int, int] = (0, 0), value: tuple[int, int] = (0, 0)) -> str:
+    """The 指标对比 tab's source panel: a value's passage in the chat's source box, opened, with
+    its sentence highlighted and the value emphasised; or a message (label None)."""
+    if label is None or passage is None:
+        return f'<div class="qa-answer qa-fact-source"><div class="qa-note">{esc(message)}</div></div>'
+    box = source_box("fact-source", esc(label), passage, [sentence], [value], opened=True)
+    return (f'<div class="qa-answer qa-fact-source"><div class="qa-sources">'
+            f'<div class="qa-sources-title">原文出处</div>{box}</div></div>')
 
 
 def render_pending(text: str = "") -> str:

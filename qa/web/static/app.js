@@ -25,8 +25,14 @@ window.qaCopy = function (text) {
   else fallback();
 };
 
-// Runs before the remove handler: its return values replace the inputs (doc_id, cities);
-// cancelling sends no doc_id, and the handler removes nothing.
-window.qaConfirmRemove = function (doc, cities) {
-  return [doc && confirm("确定要从知识库中删除这份报告吗？") ? doc : null, cities];
+// Runs before the remove handler: its return values replace the inputs (doc_id, then the two
+// city choices); cancelling sends no doc_id, and the handler removes nothing.
+window.qaConfirmRemove = function (doc, cities, factCities) {
+  return [doc && confirm("确定要从知识库中删除这份报告吗？") ? doc : null, cities, factCities];
+};
+
+// After a click in the 指标对比 table: bring the source panel below it into view.
+window.qaShowFactSource = function () {
+  var panel = document.getElementById("qa-fact-source");
+  if (panel) panel.scrollIntoView({behavior: "smooth", block: "nearest"});
 };
