@@ -30,6 +30,7 @@ W_NEAR = 0.25  # per unit of overlap of the best neighbouring sentence
 SECOND_MARGIN = 0.2  # another sentence is added when its score is this close to the best
 MAX_SENTENCES = 3
 MAX_ANSWER_CHARS = 240
+TITLE_IN_EVERY_SENTENCE = True
 
 # Question words: they say what is asked, not about what; their bigrams are not looked for.
 _QUESTION_WORDS_RE = re.compile(
@@ -107,17 +108,19 @@ def _sentences(question: str, passages: list[Passage]) -> list[_Sentence]:
     other, the subject's name (in most of them) counts little and what is asked about counts."""
     top_doc = passages[0].doc_id if passages else None
     chosen = [(pi, p) for pi, p in enumerate(passages[:MAX_PASSAGES]) if SAME_DOCUMENT_ONLY is False or p.doc_id == top_doc]
-    weights = _weights(question_terms(question), [normalize_zh(p.text[a:b]) for _, p in chosen
+    # The document's title is the subject of each of its sentences (「本鱼分布于……」 under 《斯氏腔吻鳕》).
+    subject = lambda p, t: f"{p.title}\n{t}" if TITLE_IN_EVERY_SENTENCE else t
+    weights = _weights(question_terms(question), [normalize_zh(subject(p, p.text[a:b])) for _, p in chosen
                                                   for a, b in split_sentences(p.text)])
     out = []
     for pi, p in chosen:
         spans = split_sentences(p.text)
         for si, (a, b) in enumerate(spans):
             text = p.text[a:b]
-            overlap = _overlap(text, weights)
+            overlap = _overlap(subject(p, text), weights)
             # The context may sit in a neighbour sentence (「……。其中，……」): half credit for it.
-            near = max((_overlap(p.text[c:d], weights) for c, d in spans[max(0, si - 1) : si + 2] if (c, d) != (a, b)),
-                       default=0.0)
+            near = max((_overlap(subject(p, p.text[c:d]), weights) for c, d in spans[max(0, si - 1) : si + 2]
+                        if (c, d) != (a, b)), default=0.0)
             score = overlap + W_NEAR * near + W_TYPE * _type_fit(question, text) - W_RANK * pi
             out.append(_Sentence(pi, p.start + a, p.start + b, text, overlap, score))
     return sorted(out, key=lambda s: -s.score)
