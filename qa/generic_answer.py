@@ -31,6 +31,7 @@ SECOND_MARGIN = 0.2  # another sentence is added when its score is this close to
 MAX_SENTENCES = 3
 MAX_ANSWER_CHARS = 240
 TITLE_IN_EVERY_SENTENCE = True
+JOIN_ADJACENT = True
 
 # Question words: they say what is asked, not about what; their bigrams are not looked for.
 _QUESTION_WORDS_RE = re.compile(
@@ -56,13 +57,14 @@ _ALNUM_RE = re.compile(r"[0-9a-z]+(?:[.][0-9]+)?")
 _HAN_RE = re.compile(r"[\u4e00-\u9fff]")
 _FUNCTION_CHARS = frozenset("的了是在和与及等也都就而对把被为以于其之或并从到向给让将这那有个些一不")
 W_CHAR = 0.3  # a single character says less than a pair
+W_FUNCTION_PAIR = 0.3
 
 
-def question_terms(question: str) -> dict[str, float]:
+def question_terms(question: str, function_pair: float = 1.0) -> dict[str, float]:
     """What a sentence must repeat to be about the question: character pairs, single characters
     (less), numbers and Latin words; question words left out."""
     text = normalize_zh(_QUESTION_WORDS_RE.sub(" ", question))
-    terms: dict[str, float] = {b: 1.0 for b in char_bigrams(text)}
+    terms: dict[str, float] = {b: (function_pair if set(b) & _FUNCTION_CHARS else 1.0) for b in char_bigrams(text)}
     for ch in _HAN_RE.findall(text):
         if ch not in _FUNCTION_CHARS:
             terms.setdefault(ch, W_CHAR)
@@ -86,11 +88,35 @@ def _overlap(sentence: str, weights: dict[str, float]) -> float:
     return sum(w for b, w in weights.items() if b in norm) / total
 
 
+# Other factoid types: what the question asks for, and how a sentence holding it usually reads.
+# Such a sentence gains; one without the mark loses nothing (these marks are often left implicit).
+_ASKS_PLACE_RE = re.compile(r"哪里|哪儿|何处|何地|什么地方|哪个地方|地址|地理位置|位置|在哪|所在地|哪[个些]?(?:国家|省|城市|地区|州|县)|什么地区")
+_PLACE_RE = re.compile(r"位于|地处|坐落|座落|分布|境内|[东西南北]部|[省市县州郡镇村岛洲]")
+_DEFINITION_RES = (re.compile(r"^(?:请问)?什么(?:是|叫|叫做)[“「《]?(.+?)[”」》]?[？?。]?$"),
+                   re.compile(r"^[“「《]?(.+?)[”」》]?(?:的(?:定义|含义|意思|概念)是什么|是什么|指什么|是指什么|是什么意思)[？?。]?$"))
+
+
+def _defined_term(question: str) -> str | None:
+    """X of 「什么是X」, 「X的定义是什么」, 「X是什么」: a definition is asked for."""
+    for pattern in _DEFINITION_RES:
+        m = pattern.match(normalize_zh(question.strip()))
+        if m and 1 < len(m.group(1)) <= 20:
+            return m.group(1)
+    return None
+
+
+TYPE_RULES = {"definition": True, "place": True}  # switches, for measuring each rule
+
+
 def _type_fit(question: str, sentence: str) -> float:
     if _ASKS_TIME_RE.search(question):
         return 1.0 if _TIME_RE.search(sentence) else -1.0
     if _ASKS_NUMBER_RE.search(question):
         return 1.0 if _NUMBER_RE.search(sentence) else -1.0
+    if TYPE_RULES["definition"] and (term := _defined_term(question)):
+        return 1.0 if re.search(re.escape(term) + r"(?:\s*[（(][^）)]*[）)])?\s*[，,]?\s*(?:是|指|为|乃|即)", normalize_zh(sentence)) else 0.0
+    if TYPE_RULES["place"] and _ASKS_PLACE_RE.search(question):
+        return 1.0 if _PLACE_RE.search(sentence) else 0.0
     return 0.0
 
 
@@ -110,7 +136,7 @@ def _sentences(question: str, passages: list[Passage]) -> list[_Sentence]:
     chosen = [(pi, p) for pi, p in enumerate(passages[:MAX_PASSAGES]) if SAME_DOCUMENT_ONLY is False or p.doc_id == top_doc]
     # The document's title is the subject of each of its sentences (「本鱼分布于……」 under 《斯氏腔吻鳕》).
     subject = lambda p, t: f"{p.title}\n{t}" if TITLE_IN_EVERY_SENTENCE else t
-    weights = _weights(question_terms(question), [normalize_zh(subject(p, p.text[a:b])) for _, p in chosen
+    weights = _weights(question_terms(question, W_FUNCTION_PAIR), [normalize_zh(subject(p, p.text[a:b])) for _, p in chosen
                                                   for a, b in split_sentences(p.text)])
     out = []
     for pi, p in chosen:
@@ -142,6 +168,9 @@ def generic_answer(question: str, passages: list[Passage]) -> Answer:
     follower = _next_sentence(best, passages)
     if follower is not None and _type_fit(question, best.text) < 0 < _type_fit(question, follower.text):
         chosen.append(follower)  # what is asked is stated in the sentence that continues the best one
+    before = _previous_sentence(best, passages)
+    if before is not None and PREV_CONNECTIVE and _CONSEQUENCE_RE.match(best.text):
+        chosen.append(before)  # 「因此……」 states a consequence of the sentence before it
     for s in ranked[1:6]:
         if len(chosen) >= MAX_SENTENCES:
             break
@@ -149,6 +178,19 @@ def generic_answer(question: str, passages: list[Passage]) -> Answer:
                                                                                      s.passage_index != c.passage_index for c in chosen):
             chosen.append(s)
     return _cite(question, chosen, passages)
+
+
+_CONSEQUENCE_RE = re.compile(r"(?:因此|所以|于是|因而|故而|从而|故此|由此)")
+PREV_CONNECTIVE = True
+
+
+def _previous_sentence(s: _Sentence, passages: list[Passage]) -> _Sentence | None:
+    p = passages[s.passage_index]
+    before = [(a, b) for a, b in split_sentences(p.text) if p.start + b <= s.start]
+    if not before:
+        return None
+    a, b = before[-1]
+    return _Sentence(s.passage_index, p.start + a, p.start + b, p.text[a:b], 0.0, 0.0)
 
 
 def _next_sentence(s: _Sentence, passages: list[Passage]) -> _Sentence | None:
@@ -162,7 +204,8 @@ def _next_sentence(s: _Sentence, passages: list[Passage]) -> _Sentence | None:
 def _cite(question: str, chosen: list[_Sentence], passages: list[Passage]) -> Answer:
     citations: list[Passage] = []
     spans: dict[str, list[tuple[int, int]]] = {}  # passage id -> the sentences quoted from it
-    parts = []
+    parts: list[str] = []
+    previous: _Sentence | None = None
     # In document order within a passage, so a continued sentence reads on.
     for s in sorted(chosen, key=lambda s: (chosen.index(s) if s.passage_index != chosen[0].passage_index else 0,
                                             s.passage_index, s.start)):
@@ -171,8 +214,22 @@ def _cite(question: str, chosen: list[_Sentence], passages: list[Passage]) -> An
             citations.append(passage)
         spans.setdefault(passage.id, []).append((s.start, s.end))
         text = s.text if len(s.text) <= MAX_ANSWER_CHARS else s.text[:MAX_ANSWER_CHARS] + "……"
-        source = f"据《{passage.title}》：" if not parts or passage.title != citations[0].title else ""
+        marker = f"[{citations.index(passage) + 1}]"
+        if JOIN_ADJACENT and previous is not None and _adjacent(previous, s, passages) and parts[-1].endswith(marker):
+            # One quote for sentences that follow each other: the marker after the last of them.
+            parts[-1] = parts[-1][: -len(marker)]
+        elif parts and passage.title == citations[0].title:
+            pass
+        else:
+            text = f"据《{passage.title}》：{text}" if not parts or passage.title != citations[0].title else text
         # The sentence as written (its own end mark kept), then its marker.
-        parts.append(f"{source}{text}[{citations.index(passage) + 1}]")
+        parts.append(f"{text}{marker}")
+        previous = s
     cited = [Citation(p, tuple(sorted(spans[p.id]))) for p in citations]
     return Answer("".join(parts), citations=cited, question=question, mode="extractive")
+
+
+def _adjacent(a: _Sentence, b: _Sentence, passages: list[Passage]) -> bool:
+    """b follows a in the same passage with nothing but white space between."""
+    p = passages[a.passage_index]
+    return a.passage_index == b.passage_index and a.end <= b.start and not p.text[a.end - p.start : b.start - p.start].strip()
