@@ -32,6 +32,7 @@ MAX_SENTENCES = 3
 MAX_ANSWER_CHARS = 240
 TITLE_IN_EVERY_SENTENCE = True
 JOIN_ADJACENT = True
+NAMES_REQUIRED = True
 
 # Question words: they say what is asked, not about what; their bigrams are not looked for.
 _QUESTION_WORDS_RE = re.compile(
@@ -129,6 +130,17 @@ def passage_coverage(question: str, passage: Passage) -> float:
     return sum(w for t, w in terms.items() if t in text) / total if total else 0.0
 
 
+def missing_names(question: str, passages: list[Passage]) -> list[str]:
+    """The question's numbers and Latin words (2022, ChatGPT, Mate60) that the answering document
+    (its passages read, and its title) does not contain: a question naming a year or a product the
+    document never names asks about something else, however much of its wording the document shares."""
+    if not passages:
+        return []
+    top_doc = passages[0].doc_id
+    text = normalize_zh("\n".join([passages[0].title] + [p.text for p in passages[:MAX_PASSAGES] if p.doc_id == top_doc]))
+    return [t for t in _ALNUM_RE.findall(normalize_zh(question)) if t not in text]
+
+
 def _sentences(question: str, passages: list[Passage]) -> list[_Sentence]:
     """Sentences of the passages from the best passage's document, best first. Weighed against each
     other, the subject's name (in most of them) counts little and what is asked about counts."""
@@ -161,7 +173,7 @@ def generic_answer(question: str, passages: list[Passage]) -> Answer:
     """The sentence(s) answering the question, cited; or a refusal with the closest passages."""
     ranked = _sentences(question, passages)
     about = max((passage_coverage(question, p) for p in passages[:3]), default=0.0)
-    if not ranked or about < MIN_COVERAGE:
+    if not ranked or about < MIN_COVERAGE or (NAMES_REQUIRED and missing_names(question, passages)):
         return Answer(REFUSAL.format(topic=_topic(question)), refused=True, related=passages[:3], question=question)
     best = ranked[0]
     chosen = [best]
