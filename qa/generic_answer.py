@@ -1,12 +1,15 @@
 """Extractive answers from generic documents (news, Wikipedia-like notes): the sentence(s) of the
 retrieved passages that answer a factoid question (who, what, when, where, how many), cited.
 
-A sentence scores by how much of the question it repeats (its character bigrams and words, rarer
-ones weighing more), by the rank of its passage, and by whether it holds what the question type
-asks for (a date for 「什么时候」, a figure for 「多少」). The answer sits in the sentence that
-repeats the question's context; when the next sentence continues it (a clause split off by 。)
-and the question type is not met in the first, that one is added. No sentence repeating enough
-of the question: a refusal, with the closest passages shown.
+A sentence of the best passage's document scores by how much of the question it repeats (its
+character pairs and words, rarer ones weighing more; the document's title counts as the subject
+of every sentence, so 「本鱼分布于……」 answers a question naming the fish), by the rank of its
+passage, and by whether it holds what the question type asks for (a date for 「什么时候」, a figure
+for 「多少」, a place for 「在哪里」, a definition of X for 「什么是X」). Sentences that follow each
+other are quoted as one; a sentence starting 「因此」 brings the one before it, and the next one
+comes along when only it holds the asked-for date or figure. A refusal, with the closest passages
+shown, when the passages repeat too little of the question, or when the answering document lacks
+a number or Latin word the question names (2022, ChatGPT).
 """
 from __future__ import annotations
 
@@ -33,6 +36,8 @@ MAX_ANSWER_CHARS = 240
 TITLE_IN_EVERY_SENTENCE = True
 JOIN_ADJACENT = True
 NAMES_REQUIRED = True
+PREV_CONNECTIVE = True
+# Switches above (True as measured in docs/measurements.md) let each rule be measured, and tested, alone.
 
 # Question words: they say what is asked, not about what; their bigrams are not looked for.
 _QUESTION_WORDS_RE = re.compile(
@@ -41,6 +46,8 @@ _QUESTION_WORDS_RE = re.compile(
 _ASKS_TIME_RE = re.compile(r"什么时候|哪一年|哪年|何时|几月|几日|哪天|什么时间|哪个时期|年代|多少年|哪一天")
 _ASKS_NUMBER_RE = re.compile(r"多少|多大|多长|多高|多重|多久|几[个位年次种名部项条家座]|排名第|第几")
 _TIME_RE = re.compile(r"\d{1,4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|[一二三四五六七八九十〇零]{2,4}年|世纪|年代|朝|时期|期间")
+# A sentence stating a consequence of the one before it.
+_CONSEQUENCE_RE = re.compile(r"因此|所以|于是|因而|故而|从而|故此|由此")
 _NUMBER_RE = re.compile(r"\d|[一二两三四五六七八九十百千万亿]+[个位年次种名部项条家座米公里人]")
 
 
@@ -192,10 +199,6 @@ def generic_answer(question: str, passages: list[Passage]) -> Answer:
     return _cite(question, chosen, passages)
 
 
-_CONSEQUENCE_RE = re.compile(r"(?:因此|所以|于是|因而|故而|从而|故此|由此)")
-PREV_CONNECTIVE = True
-
-
 def _previous_sentence(s: _Sentence, passages: list[Passage]) -> _Sentence | None:
     p = passages[s.passage_index]
     before = [(a, b) for a, b in split_sentences(p.text) if p.start + b <= s.start]
@@ -230,10 +233,8 @@ def _cite(question: str, chosen: list[_Sentence], passages: list[Passage]) -> An
         if JOIN_ADJACENT and previous is not None and _adjacent(previous, s, passages) and parts[-1].endswith(marker):
             # One quote for sentences that follow each other: the marker after the last of them.
             parts[-1] = parts[-1][: -len(marker)]
-        elif parts and passage.title == citations[0].title:
-            pass
-        else:
-            text = f"据《{passage.title}》：{text}" if not parts or passage.title != citations[0].title else text
+        elif not parts or passage.title != citations[0].title:
+            text = f"据《{passage.title}》：{text}"
         # The sentence as written (its own end mark kept), then its marker.
         parts.append(f"{text}{marker}")
         previous = s
