@@ -148,7 +148,7 @@ def missing_names(question: str, passages: list[Passage]) -> list[str]:
     return [t for t in _ALNUM_RE.findall(normalize_zh(question)) if t not in text]
 
 
-def _sentences(question: str, passages: list[Passage]) -> list[_Sentence]:
+def ranked_sentences(question: str, passages: list[Passage]) -> list[_Sentence]:
     """Sentences of the passages from the best passage's document, best first. Weighed against each
     other, the subject's name (in most of them) counts little and what is asked about counts."""
     top_doc = passages[0].doc_id if passages else None
@@ -178,7 +178,7 @@ def _topic(question: str) -> str:
 
 def generic_answer(question: str, passages: list[Passage]) -> Answer:
     """The sentence(s) answering the question, cited; or a refusal with the closest passages."""
-    ranked = _sentences(question, passages)
+    ranked = ranked_sentences(question, passages)
     about = max((passage_coverage(question, p) for p in passages[:3]), default=0.0)
     if not ranked or about < MIN_COVERAGE or (NAMES_REQUIRED and missing_names(question, passages)):
         return Answer(REFUSAL.format(topic=_topic(question)), refused=True, related=passages[:3], question=question)
