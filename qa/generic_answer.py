@@ -122,7 +122,8 @@ def _type_fit(question: str, sentence: str) -> float:
     if _ASKS_NUMBER_RE.search(question):
         return 1.0 if _NUMBER_RE.search(sentence) else -1.0
     if TYPE_RULES["definition"] and (term := _defined_term(question)):
-        return 1.0 if re.search(re.escape(term) + r"(?:\s*[（(][^）)]*[）)])?\s*[，,]?\s*(?:是|指|为|乃|即)", normalize_zh(sentence)) else 0.0
+        defines = re.escape(term) + r"(?:\s*[（(][^）)]*[）)])?\s*[，,]?\s*(?:是|指|为|乃|即)"  # X（…），是/指…
+        return 1.0 if re.search(defines, normalize_zh(sentence)) else 0.0
     if TYPE_RULES["place"] and _ASKS_PLACE_RE.search(question):
         return 1.0 if _PLACE_RE.search(sentence) else 0.0
     return 0.0
@@ -144,7 +145,8 @@ def missing_names(question: str, passages: list[Passage]) -> list[str]:
     if not passages:
         return []
     top_doc = passages[0].doc_id
-    text = normalize_zh("\n".join([passages[0].title] + [p.text for p in passages[:MAX_PASSAGES] if p.doc_id == top_doc]))
+    read = [p.text for p in passages[:MAX_PASSAGES] if p.doc_id == top_doc]
+    text = normalize_zh("\n".join([passages[0].title, *read]))
     return [t for t in _ALNUM_RE.findall(normalize_zh(question)) if t not in text]
 
 
@@ -155,8 +157,8 @@ def ranked_sentences(question: str, passages: list[Passage]) -> list[_Sentence]:
     chosen = [(pi, p) for pi, p in enumerate(passages[:MAX_PASSAGES]) if SAME_DOCUMENT_ONLY is False or p.doc_id == top_doc]
     # The document's title is the subject of each of its sentences (「本鱼分布于……」 under 《斯氏腔吻鳕》).
     subject = lambda p, t: f"{p.title}\n{t}" if TITLE_IN_EVERY_SENTENCE else t
-    weights = _weights(question_terms(question, W_FUNCTION_PAIR), [normalize_zh(subject(p, p.text[a:b])) for _, p in chosen
-                                                  for a, b in split_sentences(p.text)])
+    texts = [normalize_zh(subject(p, p.text[a:b])) for _, p in chosen for a, b in split_sentences(p.text)]
+    weights = _weights(question_terms(question, W_FUNCTION_PAIR), texts)
     out = []
     for pi, p in chosen:
         spans = split_sentences(p.text)
@@ -245,4 +247,5 @@ def _cite(question: str, chosen: list[_Sentence], passages: list[Passage]) -> An
 def _adjacent(a: _Sentence, b: _Sentence, passages: list[Passage]) -> bool:
     """b follows a in the same passage with nothing but white space between."""
     p = passages[a.passage_index]
-    return a.passage_index == b.passage_index and a.end <= b.start and not p.text[a.end - p.start : b.start - p.start].strip()
+    between = p.text[a.end - p.start : b.start - p.start]
+    return a.passage_index == b.passage_index and a.end <= b.start and not between.strip()
