@@ -184,7 +184,8 @@ def run_span_benchmark(path: Path, kb_dir=None, with_answers: bool = True, basel
     from .evaluate import load_items
     from .pipeline import get_embedder, retrieve
 
-    items = load_items(path)[:limit]
+    loaded = load_items(path)[:limit]
+    items = [it for it in loaded if it["question"].strip()]  # CMRC's trial file has two empty questions
     corpus = corpus_of(path)
     root = Path(kb_dir).resolve() if kb_dir else default_kb_for(corpus)
     built = open_benchmark_kb(corpus, root, cold=cold)
@@ -196,7 +197,8 @@ def run_span_benchmark(path: Path, kb_dir=None, with_answers: bool = True, basel
                  "kinds": _kinds(kb), "build_seconds": round(built.seconds, 1), "build_reused": built.reused,
                  "retrieval": ours}
     note = f"{len(kb.passages)} passages, " + ("reused (recorded build time)" if built.reused else "built now")
-    lines = [f"== {Path(path).name}: {len(items)} questions, corpus {len(kb.documents)} documents ({_kinds(kb)})",
+    skipped = f" ({len(loaded) - len(items)} empty questions skipped)" if len(loaded) > len(items) else ""
+    lines = [f"== {Path(path).name}: {len(items)} questions{skipped}, corpus {len(kb.documents)} documents ({_kinds(kb)})",
              f"{'':22}{'hit@1':>7}{'hit@5':>7}{'MRR@10':>8}{'p50 ms':>9}{'p95 ms':>9}{'build s':>10}",
              _row("report-qa", ours, built.seconds, note)]
     if not retrieval_rows:

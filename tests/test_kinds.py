@@ -3,6 +3,8 @@ keyword tokens, the generic reader, and the external benchmark's scoring (pure l
 import json
 from pathlib import Path
 
+import pytest
+
 from qa.external_eval import contains_answer, gold_rank, is_span_benchmark
 from qa.generic_answer import generic_answer
 from qa.generic_search import char_bigrams, generic_tokens
@@ -70,3 +72,18 @@ def test_benchmark_scoring():
     assert gold_rank(["D2", "D1", "D1"], ["D1"]) == 2 and gold_rank(["D2"] * 12 + ["D1"], ["D1"]) is None
     assert contains_answer("据《x》：由光荣和ω-force开发[1]。", ["光荣和ω-force", "光荣"])
     assert contains_answer("全长１２８０米", ["1280米"]) and not contains_answer("答案", [""])
+
+
+@pytest.mark.slow  # builds a real index with the real model
+def test_a_span_benchmark_with_an_empty_question_is_scored_without_it(tmp_path, capsys):
+    from qa.external_eval import run_span_benchmark
+
+    corpus = [{"doc_id": "A", "title": "甲城", "text": "甲城位于河流北岸，建于1520年，以丝绸闻名。"},
+              {"doc_id": "B", "title": "乙山", "text": "乙山海拔2100米，是本省最高的山峰。"}]
+    questions = [{"id": "q1", "question": "乙山海拔多少米？", "answers": ["2100米"], "gold_doc_ids": ["B"]},
+                 {"id": "q2", "question": "", "answers": ["1520年"], "gold_doc_ids": ["A"]}]
+    for name, rows in (("corpus.jsonl", corpus), ("questions.jsonl", questions)):
+        (tmp_path / name).write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    assert run_span_benchmark(tmp_path / "questions.jsonl", kb_dir=tmp_path / "kb") == 0
+    out = capsys.readouterr().out
+    assert "1 questions (1 empty questions skipped)" in out and "containment 1.000" in out
