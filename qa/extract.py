@@ -116,8 +116,7 @@ def answer_spans(q: Question, spans: list[Span], passages: list[Passage], cfg: A
     if not q.asks_quantity:
         return spans
     return [span for span in spans[:limit]
-            if not plan_for_past(q, text_of(span, passages)) and not review_for_plan(q, passages[span.passage_index])
-            and states_figure(text_of(span, passages), q, cfg.min_figure_coverage)]
+            if not plan_for_past(q, text_of(span, passages)) and states_figure(text_of(span, passages), q, cfg.min_figure_coverage)]
 
 
 def text_of(span: Span, passages: list[Passage]) -> str:
@@ -128,12 +127,6 @@ def text_of(span: Span, passages: list[Passage]) -> str:
 def plan_for_past(q: Question, sentence: str) -> bool:
     """A target (「力争……」) cannot answer what last year's figure was."""
     return q.time_focus == "past" and not q.asks_target and bool(PLAN_WORDS_RE.search(sentence))
-
-
-def review_for_plan(q: Question, passage: Passage) -> bool:
-    """Last year's review (「一、2022年工作回顾」) cannot answer what this year's figure is to be:
-    「今年要新增多少规上企业」 is not answered by 「新增规上工业企业86家」 of 2022."""
-    return q.time_focus == "plan" and section_time(passage.section) == "past"
 
 
 def paraphrased_figure_span(q: Question, spans: list[Span], passages: list[Passage], similarity: dict,
@@ -154,7 +147,7 @@ def paraphrased_figure_span(q: Question, spans: list[Span], passages: list[Passa
         return None
     for span in spans[:limit]:
         sentence = text_of(span, passages)
-        if _NUMBER_RE.search(sentence) and not plan_for_past(q, sentence) and not review_for_plan(q, passages[span.passage_index]):
+        if _NUMBER_RE.search(sentence) and not plan_for_past(q, sentence):
             z = (span.similarity - float(sims.mean())) / float(sims.std())
             return span if z >= cfg.paraphrase_min_z else None
     return None
