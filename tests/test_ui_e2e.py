@@ -201,3 +201,82 @@ def test_chat_sources_followup_and_upload(app_server, browser, tmp_path, capsys)
         print(f"\n[e2e] app serving after {timing['app_serving_s']} s; `python app.py` start -> first answer "
               f"{timing['start_to_first_answer_s']} s; browser steps {timing['browser_steps_s']} s; "
               f"whole test (without building the shared KB fixture) {timing['total_s']} s")
+
+
+FAKE_BINZHOU = "2023年彬州市政府工作报告\n一、2022年工作回顾\n过去一年，全市生产总值1万亿元，增长50%。\n"
+
+
+def _upload_and_add(page, path: Path) -> None:
+    page.locator("#qa-upload input[type=file]").set_input_files(str(path))
+    page.wait_for_function("n => document.querySelector('#qa-upload').innerText.includes(n)", arg=path.stem)
+    page.locator("#qa-add").click()
+
+
+def _kb_message(page, text: str) -> str:
+    page.wait_for_function("t => document.querySelector('#qa-kb-msg').innerText.includes(t)", arg=text, timeout=180_000)
+    return page.locator("#qa-kb-msg").inner_text()
+
+
+def test_a_report_of_the_same_city_and_year_waits_for_a_choice(app_server, browser, tmp_path):
+    """An upload claiming 2023 彬州 (already in the knowledge base) shows the conflict and three
+    buttons; nothing is added until one is clicked: 取消 adds nothing, 并存为新版本 keeps both (and
+    answers name the version they cite), 替换 leaves only the new file."""
+    page = browser.new_page(viewport={"width": 1360, "height": 960}, locale="zh-CN")
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.set_default_timeout(60_000)
+    page.goto(app_server["url"])
+    page.get_by_role("tab", name="知识库").click()
+    page.wait_for_selector("#qa-kb-table")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    dialog, uploads = page.locator("#qa-dup"), app_server["kb"] / "uploads"
+    fake = tmp_path / "in" / "彬州-改.txt"
+    fake.parent.mkdir()
+    fake.write_text(FAKE_BINZHOU, encoding="utf-8")
+    assert not dialog.is_visible()
+
+    # 1. the conflict is shown, nothing is added; 取消 adds nothing either
+    _upload_and_add(page, fake)
+    dialog.wait_for(state="visible")
+    asked = page.locator("#qa-dup-msg").inner_text()
+    assert "彬州-改.txt" in asked and "《2023年彬州市政府工作报告》" in asked and "还没有添加" in asked
+    assert [page.locator(f"#qa-dup-{c}").inner_text() for c in ("replace", "keep", "cancel")] == ["替换", "并存为新版本", "取消"]
+    assert "尚未添加" in page.locator("#qa-kb-msg").inner_text()
+    assert page.locator("#qa-kb-table").inner_text().count("彬州市政府工作报告") == 1
+    assert not uploads.exists() or not list(uploads.iterdir())
+    _settle(page)
+    page.screenshot(path=str(ARTIFACTS / "07-duplicate-dialog.png"))
+    page.locator("#qa-dup-cancel").click()
+    assert "已按选择取消" in _kb_message(page, "已按选择取消")
+    dialog.wait_for(state="hidden")
+    assert not uploads.exists() or not list(uploads.iterdir())
+
+    # 2. 并存为新版本: both stay, each title names its file, and the answer names the one it cites
+    _upload_and_add(page, fake)
+    dialog.wait_for(state="visible")
+    page.locator("#qa-dup-keep").click()
+    _kb_message(page, "已添加")
+    dialog.wait_for(state="hidden")
+    page.wait_for_function("() => document.querySelector('#qa-kb-table').innerText.includes('彬州-改.txt）')")
+    table = page.locator("#qa-kb-table").inner_text()
+    assert "2023年彬州市政府工作报告（彬州-改.txt）" in table and "2023年彬州市政府工作报告（彬州市.txt）" in table
+    page.get_by_role("tab", name="问答").click()
+    text = _ask(page, "彬州去年GDP总量有多大？")
+    assert "《2023年彬州市政府工作报告（彬州市.txt）》" in text or "《2023年彬州市政府工作报告（彬州-改.txt）》" in text, text
+    if "1万亿元" in text:
+        assert "彬州-改.txt" in text, text  # the upload's figure is never cited as the official report's
+
+    # 3. 替换: another version replaces both; only it stays
+    other = tmp_path / "in" / "彬州-再改.txt"
+    other.write_text(FAKE_BINZHOU.replace("1万亿元", "2万亿元"), encoding="utf-8")
+    page.get_by_role("tab", name="知识库").click()
+    _upload_and_add(page, other)
+    dialog.wait_for(state="visible")
+    assert "彬州-再改.txt" in page.locator("#qa-dup-msg").inner_text()
+    page.locator("#qa-dup-replace").click()
+    assert "已替换" in _kb_message(page, "已替换")
+    page.wait_for_function("() => !document.querySelector('#qa-kb-table').innerText.includes('彬州市.txt')")
+    assert sorted(f.name for f in uploads.iterdir()) == ["彬州-再改.txt"]
+    page.get_by_role("tab", name="问答").click()
+    assert "2万亿元" in _ask(page, "彬州去年GDP总量有多大？")
+    assert not errors, errors
