@@ -59,12 +59,14 @@ FILE_FORMS = ["file={}", "gradio_api/file={}", "gradio_api/file/{}", "static/{}"
 BAD_QUESTIONS = ["", "   ", "\x00\x00", "😀😀😀", "？？？！！！", "' OR 1=1 --", "DROP TABLE documents;", "\ud800彬州GDP",
                  "彬州" * 300, "<script>alert(1)</script>", "拉萨去年GDP总量有多大？", "北京去年GDP总量有多大？"]
 BAD_K = [-1, 0, "5", 1000, 2.5, None]
+def _chat(extra: str) -> bytes:
+    return ('{%s, "messages": [{"role": "user", "content": "彬州去年GDP总量有多大？"}]}' % extra).encode()
+
+
 BAD_BODIES = [("not JSON", b"{oops"), ("a JSON list", b"[1,2]"), ("no messages", b"{}"),
               ("empty messages", b'{"messages": []}'), ("empty question", b'{"messages": [{"role": "user", "content": ""}]}'),
-              ("unknown model", b'{"model": "gpt-4", "messages": [{"role": "user", "content": "GDP"}]}'),
-              ("k as text", b'{"k": "5", "messages": [{"role": "user", "content": "GDP"}]}'),
-              ("k = -1", b'{"k": -1, "messages": [{"role": "user", "content": "GDP"}]}'),
-              ("unknown city", b'{"city": "Atlantis", "messages": [{"role": "user", "content": "GDP"}]}'),
+              ("unknown model", _chat('"model": "gpt-4"')), ("k as text", _chat('"k": "5"')), ("k = -1", _chat('"k": -1')),
+              ("unknown city", _chat('"city": "Atlantis"')),
               ("2 MB body", b'{"messages": [{"role": "user", "content": "' + b"a" * 2_000_000 + b'"}]}')]
 HARDENING_TESTS = ["tests/test_api.py", "tests/test_crash.py", "tests/test_corruption.py", "tests/test_hardening.py",
                    "tests/test_duplicate_choice.py", "tests/test_limits.py", "tests/test_rules.py", "tests/test_ui_e2e.py"]
@@ -80,10 +82,13 @@ def probe_routes(kb: Path, tmp: Path) -> None:
         say("Routes without a login or key (QA_AUTH and QA_API_KEY set)")
         refused = 0
         for method, path, body in ROUTES:
-            status = http.request(method, path, json=body).status_code
-            refused += status in (401, 403)
-            print(f"- {method} {path}: {status}")
-        print(f"refused: {refused} of {len(ROUTES)}")
+            reply = http.request(method, path, json=body)
+            refused += reply.status_code in (401, 403)
+            # what is served without a login must hold nothing of the app (the login form, its style)
+            leaked = any(word in reply.text for word in ("彬州", "政府工作报告问答", "qa-kb", "326.3"))
+            note = " LEAKS the app" if leaked else " (login page or style only)" if reply.status_code == 200 else ""
+            print(f"- {method} {path}: {reply.status_code}{note}")
+        print(f"refused: {refused} of {len(ROUTES)}; the rest serve nothing of the app")
         http.post("/login", data={"username": "alice", "password": "pw"})
         key = {"Authorization": "Bearer s3cret-key"}
         served = [http.get(p, headers=key).status_code for p in ("/config", "/gradio_api/info", "/v1/models")]
@@ -135,20 +140,23 @@ def bad_inputs(kb: Path, tmp: Path) -> None:
 
     files = {"tool.exe": b"MZ\x90\x00", "old.doc": b"\xd0\xcf\x11\xe0", "empty.txt": b"", "noext": b"text",
              "scan.pdf": b"%PDF-1.4 not really a pdf", "noise.txt": bytes(range(256)) * 40, "zip.docx": b"PK\x03\x04broken",
-             "only-title.txt": "2023年某市政府工作报告\n".encode(), "../../escape.txt": None}
+             "only-title.txt": "2023年某市政府工作报告\n".encode()}
     for name, data in files.items():
-        if data is not None:
-            (bad / name).write_bytes(data)
+        (bad / name).write_bytes(data)
     with open(bad / "big.txt", "wb") as fh:
         fh.truncate(manage.MAX_FILE_BYTES + 1)
     _docx_with_body(bad / "bomb.docx", 900_000)
     (bad / "long.txt").write_text("2023年测试市政府工作报告\n" + "全市生产总值增长5%。" * 200_000, encoding="utf-8")
-    paths = sorted(p for p in bad.iterdir()) + [bad / "missing.md", bad / "../../escape.txt"]
+    paths = sorted(p for p in bad.iterdir()) + [bad / "missing.md"]
     before = open_kb(kb).manifest.built_at
     kb_after, errors = manage.add_files(paths, kb_dir=kb)
     for name, reason in errors:
         print(f"- {name}: {reason}")
     print(f"{len(errors)} of {len(paths)} files refused; index rebuilt: {kb_after.manifest.built_at != before}")
+    names = ["../../etc/passwd", "..\\..\\boot.ini", "/abs/path/报告.txt", ".hidden.txt", "CON.txt", "报告<script>.txt",
+             "a|b;rm -rf ~.txt", "名" * 200 + ".txt", "\x00\x1f.txt", "...", ""]
+    print("upload names made safe (manage.safe_name, always inside uploads/): "
+          + "; ".join(f"{n[:20]!r} -> {manage.safe_name(n)[:24]!r}" for n in names))
 
 
 def _outcome(fn) -> str:

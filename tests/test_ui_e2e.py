@@ -6,6 +6,7 @@ with Playwright in Debian's Chromium (`apt-get install -y chromium fonts-noto-cj
 Screenshots go to artifacts/e2e/; the chat and knowledge-base ones are copied to docs/screenshots/.
 """
 import json
+import re
 import shutil
 import sys
 import time
@@ -280,3 +281,25 @@ def test_a_report_of_the_same_city_and_year_waits_for_a_choice(app_server, brows
     page.get_by_role("tab", name="问答").click()
     assert "2万亿元" in _ask(page, "彬州去年GDP总量有多大？")
     assert not errors, errors
+
+
+def test_the_login_page_shows_nothing_of_the_app_and_logging_in_opens_it(small_kb_dir, browser, tmp_path):
+    """With QA_AUTH the page before a login holds no API description (Gradio put every endpoint and
+    the knowledge base's cities in it); the login form still works in Chromium."""
+    import httpx
+
+    kb = tmp_path / "kb"
+    shutil.copytree(small_kb_dir, kb, symlinks=True)
+    with running_server(kb, tmp_path / "app.log", env={"QA_AUTH": "alice:pw"}) as server:
+        html = httpx.get(server["url"]).text
+        assert "彬州市" not in html and "/respond" not in html and "window.gradio_api_info = null;" in html
+        page = browser.new_page(locale="zh-CN")
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(server["url"])
+        page.get_by_label("username").or_(page.get_by_label("用户名")).first.fill("alice")
+        page.get_by_label("password").or_(page.get_by_label("密码")).first.fill("pw")
+        page.get_by_role("button").filter(has_text=re.compile("Login|登录")).first.click()
+        page.wait_for_selector("#qa-question textarea", timeout=60_000)
+        assert "彬州市" in page.content() or page.locator("#qa-cities").count() == 1
+        assert not errors, errors
