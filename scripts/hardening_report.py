@@ -59,6 +59,8 @@ FILE_FORMS = ["file={}", "gradio_api/file={}", "gradio_api/file/{}", "static/{}"
 BAD_QUESTIONS = ["", "   ", "\x00\x00", "😀😀😀", "？？？！！！", "' OR 1=1 --", "DROP TABLE documents;", "\ud800彬州GDP",
                  "彬州" * 300, "<script>alert(1)</script>", "拉萨去年GDP总量有多大？", "北京去年GDP总量有多大？"]
 BAD_K = [-1, 0, "5", 1000, 2.5, None]
+
+
 def _chat(extra: str) -> bytes:
     return ('{%s, "messages": [{"role": "user", "content": "彬州去年GDP总量有多大？"}]}' % extra).encode()
 
