@@ -50,7 +50,7 @@ def open_kb(kb_dir: str | Path | None = None, progress=None, config: Config | No
         embedder = get_embedder(config)
         why = staleness(root, embedder.model_id)
         if why:
-            log.warning("building the index at %s (%s)", root, why)
+            log.warning("正在建立索引 %s（%s）", root, why)
             try:
                 kb, errors = build(root, embedder=embedder, progress=progress)
             except KnowledgeBaseError as exc:
@@ -66,7 +66,7 @@ def open_kb(kb_dir: str | Path | None = None, progress=None, config: Config | No
             try:
                 kb = load(root)
             except IndexCorruptError as exc:
-                log.warning("%s; rebuilding", exc)
+                log.warning("%s。正在自动重建", exc)
                 kb, _ = build(root, embedder=embedder, progress=progress)
         _loaded[root] = kb
         return kb

@@ -14,10 +14,13 @@ reports' knowledge base, with the real server on loopback:
    fast lane's time. The whole suite's time is measured by the lead on the merged branch.
 
     python scripts/hardening_report.py [--skip-tests] [--clients 20] [--per-client 5]
+    python scripts/hardening_report.py --corruption-table   # only the corrupt-file inventory, as Markdown
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import re
@@ -193,12 +196,59 @@ def run_tests(tmp: Path) -> None:
     print(f"fast lane (-m 'not slow and not browser'): {summary}; {time.perf_counter() - t0:.0f} s wall")
 
 
+def corruption_table(tmp: Path) -> None:
+    """The corrupt-file inventory of tests/test_corruption.py as a Markdown table: each case run on
+    a copy of a three-report knowledge base, with what the user is told (the CLI's error, or the
+    warning logged before the automatic rebuild) and whether the answer is right afterwards."""
+    import logging
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import SMALL_CITIES
+    from test_corruption import CASES, GDP, RIGHT, WRONG
+
+    from qa.cli import main as cli
+    from qa.index import build
+    from qa.ingest import load_documents
+    from qa.pipeline import forget_kb
+
+    sources = tmp / "sources"
+    sources.mkdir()
+    for doc in load_documents([ROOT / "data" / "reports"]).documents:
+        if doc.city in SMALL_CITIES:
+            (sources / f"{doc.city}.txt").write_text(doc.title + "\n" + doc.text, encoding="utf-8")
+    base = tmp / "base"
+    build(base, sources=[sources])
+    records: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: records.append(record.getMessage())
+    logging.getLogger().addHandler(handler)
+    print("| # | damage | outcome | what the user is told | answer after |\n|---|---|---|---|---|")
+    for i, case in enumerate(CASES, 1):
+        root = tmp / f"case{i}"
+        shutil.copytree(base, root, symlinks=True)
+        case.damage(root)
+        forget_kb(root)
+        records.clear()
+        err = tmp / "err.txt"
+        with open(err, "w") as fh, contextlib.redirect_stderr(fh), contextlib.redirect_stdout(io.StringIO()) as out:
+            rc = cli(["--kb", str(root), "ask", GDP])
+        chinese = [r for r in records if re.search("[\u4e00-\u9fff]", r)]
+        said = err.read_text().strip() if rc else next((r for r in chinese if case.part in r), chinese[0] if chinese else "")
+        said = re.sub(r"/\S*/(case\d+|other-kb)", "KB", said).replace("|", "/")[:160]
+        right = "right" if RIGHT in out.getvalue() and WRONG not in out.getvalue() else "—" if rc else "WRONG"
+        print(f"| {i} | {case.id} | {case.outcome} | {said} | {right} |", flush=True)
+        shutil.rmtree(root)
+
+
 def main() -> int:
     flags = subprocess.run("lscpu | grep -o -E 'avx512_bf16|avx512f|avx2|amx_bf16' | sort -u | tr '\\n' ' '",
                            shell=True, capture_output=True, text=True).stdout.strip()
     print(f"# Hardening report ({time.strftime('%Y-%m-%d %H:%M')}, cpu: {flags}; {os.getloadavg()[0]:.1f} load)")
     with tempfile.TemporaryDirectory(prefix="qa-hardening-") as name:
         tmp = Path(name)
+        if ARGS.corruption_table:
+            corruption_table(tmp)
+            return 0
         kb = tmp / "kb"
         shutil.copytree(open_kb().root, kb, symlinks=True)  # the bundled reports' knowledge base
         probe_routes(kb, tmp)
@@ -212,6 +262,7 @@ def main() -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skip-tests", action="store_true", help="only the live probes and the bad inputs")
+    parser.add_argument("--corruption-table", action="store_true", help="only the corrupt-file inventory (Markdown)")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--per-client", type=int, default=5)
     ARGS = parser.parse_args()
