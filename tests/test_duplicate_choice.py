@@ -113,6 +113,7 @@ def test_the_handler_asks_then_keeps_both_versions_and_answers_name_theirs(kb_co
     assert "已添加 1 份报告" in step.message and "彬州-改.txt" in step.message and step.pending == ()
     titles = [row[0] for row in step.view.rows if row[1] == "彬州市"]
     assert sorted(titles) == ["2023年彬州市政府工作报告（彬州-改.txt）", "2023年彬州市政府工作报告（彬州市.txt）"]
+    assert sorted(label for label, _ in step.view.reports if "彬州" in label) == sorted(titles)  # named once
     answer = qa.ask(GDP, kb_dir=kb_copy, mode="extractive")
     cited = {c.passage.title for c in answer.citations}
     assert cited and all(f"《{t}》" in answer.text for t in cited)  # the answer says which version it cites

@@ -110,7 +110,9 @@ def kb_view(root: str | Path, cities_value: list[str] | None = None) -> KBView:
                f"嵌入模型 `{m.embed_model}`")
     rows = [[r["title"], r["city"] or "—", r["year"] or "", f"{r['chars']:,}", r["passages"],
              r["source"] + ("（上传）" if r["uploaded"] else "")] for r in reports]
-    choices = [(f"{r['title']}（{r['source']}）", r["doc_id"]) for r in reports]
+    # a version's title already names its file (「…（彬州.txt）」)
+    choices = [(r["title"] if r["title"].endswith(f"（{r['source']}）") else f"{r['title']}（{r['source']}）", r["doc_id"])
+               for r in reports]
     kept = [c for c in (cities_value or []) if c in kb.cities]
     return KBView(summary, rows, choices, list(kb.cities), kept)
 
