@@ -234,7 +234,7 @@ def corruption_table(tmp: Path) -> None:
             rc = cli(["--kb", str(root), "ask", GDP])
         chinese = [r for r in records if re.search("[\u4e00-\u9fff]", r)]
         said = err.read_text().strip() if rc else next((r for r in chinese if case.part in r), chinese[0] if chinese else "")
-        said = re.sub(r"/\S*/(case\d+|other-kb)", "KB", said).replace("|", "/")[:160]
+        said = re.sub(r"/[^\s（）]*?/(case\d+|other-kb)", "KB", said).replace("|", "/")[:160]
         right = "right" if RIGHT in out.getvalue() and WRONG not in out.getvalue() else "—" if rc else "WRONG"
         print(f"| {i} | {case.id} | {case.outcome} | {said} | {right} |", flush=True)
         shutil.rmtree(root)

@@ -247,6 +247,7 @@ def test_a_report_of_the_same_city_and_year_waits_for_a_choice(app_server, brows
     assert not uploads.exists() or not list(uploads.iterdir())
     _settle(page)
     page.screenshot(path=str(ARTIFACTS / "07-duplicate-dialog.png"))
+    shutil.copy(ARTIFACTS / "07-duplicate-dialog.png", DOCS_SHOTS / "kb-duplicate.png")
     page.locator("#qa-dup-cancel").click()
     assert "已按选择取消" in _kb_message(page, "已按选择取消")
     dialog.wait_for(state="hidden")
