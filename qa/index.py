@@ -534,10 +534,10 @@ def read_manifest(root: Path) -> Manifest:
     leads nowhere or there is no index yet."""
     current = root / "current"
     if current.is_symlink() or current.exists():
-        try:
-            current.resolve().relative_to(root.resolve())
-        except ValueError:
-            raise IndexCorruptError(f"{current} 指向知识库以外的 {current.resolve()}，不是本知识库的索引；{REBUILD}") from None
+        build = current.resolve()
+        # inside the folder, or inside its builds/ (which may be a link to another disk)
+        if not any(build.is_relative_to(folder.resolve()) for folder in (root, root / "builds")):
+            raise IndexCorruptError(f"{current} 指向知识库以外的 {build}，不是本知识库的索引；{REBUILD}")
         if not (current / "manifest.json").exists():
             raise IndexMissingError(f"{current} 指向的索引不存在或不完整（没有 manifest.json，可能被删除）；{REBUILD}")
     path = current / "manifest.json"

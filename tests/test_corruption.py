@@ -314,3 +314,15 @@ def test_a_copy_made_without_links_answers_and_rebuilds(small_kb_dir, tmp_path):
     assert [p.name for p in (root / "builds").iterdir()] == [Path(os.readlink(root / "current")).name]
     forget_kb(root)
     assert RIGHT in qa.ask(GDP, kb_dir=root, mode="extractive").text
+
+
+def test_builds_on_another_disk_through_a_link_are_the_knowledge_bases_own(kb_copy, tmp_path, caplog):
+    """builds/ may be a link to another disk: its builds are this knowledge base's, not outside it."""
+    elsewhere = tmp_path / "disk2" / "builds"
+    elsewhere.parent.mkdir()
+    shutil.move(kb_copy / "builds", elsewhere)
+    (kb_copy / "builds").symlink_to(elsewhere)
+    target = os.readlink(kb_copy / "current")
+    with caplog.at_level(logging.WARNING):
+        assert RIGHT in qa.ask(GDP, kb_dir=kb_copy, mode="extractive").text
+    assert os.readlink(kb_copy / "current") == target and not caplog.records  # loaded, not rebuilt
