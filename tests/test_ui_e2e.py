@@ -281,6 +281,16 @@ def test_a_report_of_the_same_city_and_year_waits_for_a_choice(app_server, brows
     assert sorted(f.name for f in uploads.iterdir()) == ["彬州-再改.txt"]
     page.get_by_role("tab", name="问答").click()
     assert "2万亿元" in _ask(page, "彬州去年GDP总量有多大？")
+
+    # 4. other files chosen while the dialog shows close it: the choice was about the files it named
+    page.get_by_role("tab", name="知识库").click()
+    _upload_and_add(page, fake)
+    dialog.wait_for(state="visible")
+    plain = tmp_path / "in" / "说明.txt"
+    plain.write_text("2023年测试市政府工作报告\n一、2022年工作回顾\n全市生产总值123.4亿元。\n", encoding="utf-8")
+    page.locator("#qa-upload input[type=file]").set_input_files(str(plain))
+    dialog.wait_for(state="hidden")
+    assert sorted(f.name for f in uploads.iterdir()) == ["彬州-再改.txt"]
     assert not errors, errors
 
 
