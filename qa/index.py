@@ -65,6 +65,8 @@ Progress = Callable[[float, str], None]
 
 
 REBUILD = "请用 `python -m qa index` 重建索引"
+CONFIG_FORM = ('请修正它，应为 {"sources": ["来源文件夹或文件", …], "excluded": ["不收录的报告", …]}；'
+               "或用 `python -m qa --kb 知识库文件夹 index 来源` 重新指定来源并重建")
 
 
 def default_kb_dir() -> Path:
@@ -83,9 +85,12 @@ class KBConfig:
             return cls(sources=[str(DEFAULT_DATA_DIR)])
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(sources=list(data.get("sources", [])), excluded=list(data.get("excluded", [])))
-        except (json.JSONDecodeError, AttributeError) as exc:
-            raise IndexCorruptError(f"{path} 不是有效的 JSON（{exc}）：请修正或删除它") from exc
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise IndexCorruptError(f"{path} 不是有效的 JSON（{exc}）：{CONFIG_FORM}") from exc
+        lists = [data.get(key, []) if isinstance(data, dict) else None for key in ("sources", "excluded")]
+        if not all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in lists):
+            raise IndexCorruptError(f"{path} 的内容不对：{CONFIG_FORM}")
+        return cls(sources=lists[0], excluded=lists[1])
 
     def write(self, root: Path) -> None:
         root.mkdir(parents=True, exist_ok=True)
@@ -126,6 +131,12 @@ class EmbeddingCache:
         try:
             self.conn = self._open(path)
         except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                # Held by another program (an SQLite browser, a backup): build without it, rather
+                # than fail or take a healthy cache for a damaged one.
+                log.warning("嵌入缓存 %s 被其他程序占用（%s），本次不使用缓存：新文本的向量都要重新计算", path, exc)
+                self.conn = self._open(":memory:")
+                return
             # Only a cache: set the damaged file aside (for inspection) and start an empty one,
             # so the build re-embeds instead of failing on every rebuild, add and remove.
             aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}")
@@ -500,6 +511,9 @@ def _write_store(path: Path, documents: list[Document], passages: list[Passage],
 
 
 def _swap_current(root: Path, target: Path) -> None:
+    current = root / "current"
+    if current.is_dir() and not current.is_symlink():  # a copy made without links: a build of its own
+        current.rename(target.parent / f"copied-{uuid.uuid4().hex[:6]}")  # removed with the old builds
     link = root / f".current-{uuid.uuid4().hex}"
     link.symlink_to(Path("builds") / target.name)
     os.replace(link, root / "current")  # atomic: readers see the old or the new build, never none
@@ -508,11 +522,25 @@ def _swap_current(root: Path, target: Path) -> None:
 def _remove_old_builds(builds: Path, keep: Path) -> None:
     for old in builds.iterdir():
         if old != keep:
-            shutil.rmtree(old, ignore_errors=True)
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
 
 
 def read_manifest(root: Path) -> Manifest:
-    path = root / "current" / "manifest.json"
+    """The manifest of the current build. IndexCorruptError when `current` leads outside the
+    knowledge base (another one's build would answer as this one); IndexMissingError when it
+    leads nowhere or there is no index yet."""
+    current = root / "current"
+    if current.is_symlink() or current.exists():
+        build = current.resolve()
+        # inside the folder, or inside its builds/ (which may be a link to another disk)
+        if not any(build.is_relative_to(folder.resolve()) for folder in (root, root / "builds")):
+            raise IndexCorruptError(f"{current} 指向知识库以外的 {build}，不是本知识库的索引；{REBUILD}")
+        if not (current / "manifest.json").exists():
+            raise IndexMissingError(f"{current} 指向的索引不存在或不完整（没有 manifest.json，可能被删除）；{REBUILD}")
+    path = current / "manifest.json"
     if not path.exists():
         raise IndexMissingError(f"{root} 还没有索引：请用 `python -m qa index` 建立")
     return Manifest.read(path)
@@ -537,17 +565,15 @@ def load(root: Path | None = None) -> KnowledgeBase:
         conn.close()
     except sqlite3.DatabaseError as exc:
         raise IndexCorruptError(f"{build_dir / 'store.sqlite'} 已损坏（{exc}）；{REBUILD}") from exc
-    passages = []
-    for pid, doc_id, section, start, end in rows:
-        d = documents[doc_id]
-        passages.append(Passage(id=pid, text=d.text[start:end], title=d.title, city=d.city, year=d.year,
-                                section=section, source=d.source, start=start, end=end, doc_id=doc_id, kind=d.kind))
+    passages = _passages(rows, documents, build_dir)
     centroid = np.asarray(manifest.sentence_centroid, dtype=np.float32)
     if centroid.shape != (faiss_index.d,) or not np.isfinite(centroid).all():
         raise IndexCorruptError(f"{build_dir / 'manifest.json'} 缺少 {faiss_index.d} 维的句向量中心；{REBUILD}")
-    if faiss_index.ntotal != len(passages) or faiss_index.d != manifest.dim or sentence_index.ntotal != len(sentence_rows):
-        raise IndexCorruptError(f"{build_dir}：索引有 {faiss_index.ntotal} 个 {faiss_index.d} 维向量，但库中有 {len(passages)} "
-                                f"个段落（清单记录 {manifest.dim} 维）；{REBUILD}")
+    if (faiss_index.ntotal != len(passages) or faiss_index.d != manifest.dim or sentence_index.ntotal != len(sentence_rows)
+            or sentence_index.d != manifest.dim):
+        raise IndexCorruptError(f"{build_dir}：索引有 {faiss_index.ntotal} 个 {faiss_index.d} 维向量（句向量 "
+                                f"{sentence_index.ntotal} 个 {sentence_index.d} 维），但库中有 {len(passages)} 个段落、"
+                                f"{len(sentence_rows)} 个句子（清单记录 {manifest.dim} 维）；{REBUILD}")
     try:
         bm25 = load_bm25(build_dir / "bm25")
         generic_bm25 = load_generic_keywords(build_dir / GENERIC_KEYWORDS)
@@ -564,6 +590,19 @@ def load(root: Path | None = None) -> KnowledgeBase:
                          sentence_index, sentence_rows, first, centroid, facts, generic_rows(passages), generic_bm25)
 
 
+def _passages(rows: list[tuple], documents: dict[str, Document], build_dir: Path) -> list[Passage]:
+    """The passages of the store's rows; IndexCorruptError for a row that names no document or
+    holds a value of the wrong type."""
+    passages = []
+    for pid, doc_id, section, start, end in rows:
+        d = documents.get(doc_id)
+        if d is None or not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= len(d.text)):
+            raise IndexCorruptError(f"{build_dir / 'store.sqlite'} 已损坏（段落 {pid} 的文档或位置不对）；{REBUILD}")
+        passages.append(Passage(id=pid, text=d.text[start:end], title=d.title, city=d.city, year=d.year,
+                                section=section, source=d.source, start=start, end=end, doc_id=doc_id, kind=d.kind))
+    return passages
+
+
 def _read_faiss(path: Path) -> faiss.Index:
     try:
         index = faiss.read_index(str(path))
@@ -578,18 +617,16 @@ def staleness(root: Path, embed_model_id: str, chunk_config: ChunkConfig = Chunk
     """Why the index at root must be rebuilt, or None when it is current."""
     try:
         manifest = read_manifest(root)
-    except IndexMissingError:
-        return "no index yet"
-    except IndexCorruptError as exc:
+    except KnowledgeBaseError as exc:
         return str(exc)
     config = KBConfig.read(root)
     checks = [
-        (manifest.format_version == FORMAT_VERSION, "index format changed"),
-        (manifest.embed_model == embed_model_id, f"embedding model changed ({manifest.embed_model} -> {embed_model_id})"),
-        (manifest.chunker_version == CHUNKER_VERSION, "chunker changed"),
-        (manifest.chunk_config == asdict(chunk_config), "chunk settings changed"),
-        (manifest.tokenizer_words == tokenizer_words_hash(), "synonym table (keyword tokenizer words) changed or not recorded"),
-        (manifest.facts_version == facts_version(), "fact extractor or indicator registry changed"),
-        (manifest.corpus_hash == corpus_hash(config.source_paths(root), config.excluded), "source files changed"),
+        (manifest.format_version == FORMAT_VERSION, "索引格式已更新"),
+        (manifest.embed_model == embed_model_id, f"嵌入模型已更换（{manifest.embed_model} -> {embed_model_id}）"),
+        (manifest.chunker_version == CHUNKER_VERSION, "分段程序已更新"),
+        (manifest.chunk_config == asdict(chunk_config), "分段设置已改变"),
+        (manifest.tokenizer_words == tokenizer_words_hash(), "同义词表（关键词分词用词）已改变或未记录"),
+        (manifest.facts_version == facts_version(), "指标抽取程序或指标表已改变"),
+        (manifest.corpus_hash == corpus_hash(config.source_paths(root), config.excluded), "来源文件已改变"),
     ]
     return next((why for ok, why in checks if not ok), None)

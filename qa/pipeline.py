@@ -50,7 +50,7 @@ def open_kb(kb_dir: str | Path | None = None, progress=None, config: Config | No
         embedder = get_embedder(config)
         why = staleness(root, embedder.model_id)
         if why:
-            log.warning("building the index at %s (%s)", root, why)
+            log.warning("正在建立索引 %s（%s）", root, why)
             try:
                 kb, errors = build(root, embedder=embedder, progress=progress)
             except KnowledgeBaseError as exc:
@@ -66,7 +66,7 @@ def open_kb(kb_dir: str | Path | None = None, progress=None, config: Config | No
             try:
                 kb = load(root)
             except IndexCorruptError as exc:
-                log.warning("%s; rebuilding", exc)
+                log.warning("%s。正在自动重建", exc)
                 kb, _ = build(root, embedder=embedder, progress=progress)
         _loaded[root] = kb
         return kb
@@ -77,9 +77,15 @@ def check_is_kb(root: Path, config: Config) -> None:
     only the default one is built from the bundled reports on first use; another is created
     with its sources named, by `python -m qa --kb DIR index PATH`."""
     default = Path(type(config)().kb_dir).resolve()
-    if root != default and not (root / "config.json").exists() and not (root / "current").exists():
+    if root == default or (root / "config.json").exists():
+        return
+    if not (root / "current").exists() and not (root / "current").is_symlink():
         raise IndexMissingError(f"{root} 不是知识库（没有 config.json 和索引）：请检查路径；"
                                 f"新建知识库请写明来源：python -m qa --kb {root} index 文件夹或文件", code="not_a_kb")
+    # An index without config.json (deleted, or its first build killed before writing it): its
+    # sources are unknown, and rebuilding from the bundled reports would silently change it.
+    raise IndexMissingError(f"{root / 'config.json'} 不见了，不知道这个知识库的来源：请用 "
+                            f"python -m qa --kb {root} index 文件夹或文件 写明来源并重建", code="no_config")
 
 
 def forget_kb(kb_dir: str | Path | None = None) -> None:

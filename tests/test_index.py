@@ -99,7 +99,7 @@ def test_retrieves_the_right_passage_with_the_real_model(small_kb_dir, embedder)
 
 
 def test_staleness_detects_changes(kb_copy, small_sources, embedder, tmp_path):
-    assert staleness(kb_copy, "another-model").startswith("embedding model changed")
+    assert staleness(kb_copy, "another-model").startswith("嵌入模型已更换")
     config = json.loads((kb_copy / "config.json").read_text())
     edited = tmp_path / "edited"
     edited.mkdir()
@@ -109,7 +109,7 @@ def test_staleness_detects_changes(kb_copy, small_sources, embedder, tmp_path):
     assert staleness(kb_copy, embedder.model_id) is None  # same content elsewhere: still current
     with open(next(edited.iterdir()), "a", encoding="utf-8") as fh:
         fh.write("\n新增一句话。")
-    assert staleness(kb_copy, embedder.model_id) == "source files changed"
+    assert staleness(kb_copy, embedder.model_id) == "来源文件已改变"
 
 
 def test_a_changed_synonym_table_makes_the_index_stale(kb_copy, embedder, monkeypatch):
@@ -117,7 +117,7 @@ def test_a_changed_synonym_table_makes_the_index_stale(kb_copy, embedder, monkey
 
     assert staleness(kb_copy, embedder.model_id) is None
     monkeypatch.setattr(index_module, "synonym_groups", lambda: [["生产总值", "GDP"], ["新词", "另一个新词"]])
-    assert staleness(kb_copy, embedder.model_id).startswith("synonym table")
+    assert staleness(kb_copy, embedder.model_id).startswith("同义词表")
 
 
 def test_corrupt_parts_give_clear_errors(kb_copy):

@@ -6,6 +6,7 @@ with Playwright in Debian's Chromium (`apt-get install -y chromium fonts-noto-cj
 Screenshots go to artifacts/e2e/; the chat and knowledge-base ones are copied to docs/screenshots/.
 """
 import json
+import re
 import shutil
 import sys
 import time
@@ -309,3 +310,115 @@ def test_indicator_values_link_to_their_source(app_server, browser):
     rows.nth(moved[1]).locator("[role=gridcell]").nth(3).click()  # any cell of a row shows its source
     _panel_shows(page, shown[moved[1]])
     assert not errors, errors
+
+
+FAKE_BINZHOU = "2023年彬州市政府工作报告\n一、2022年工作回顾\n过去一年，全市生产总值1万亿元，增长50%。\n"
+
+
+def _upload_and_add(page, path: Path) -> None:
+    page.locator("#qa-upload input[type=file]").set_input_files(str(path))
+    page.wait_for_function("n => document.querySelector('#qa-upload').innerText.includes(n)", arg=path.stem)
+    page.locator("#qa-add").click()
+
+
+def _kb_message(page, text: str) -> str:
+    page.wait_for_function("t => document.querySelector('#qa-kb-msg').innerText.includes(t)", arg=text, timeout=180_000)
+    return page.locator("#qa-kb-msg").inner_text()
+
+
+def test_a_report_of_the_same_city_and_year_waits_for_a_choice(app_server, browser, tmp_path):
+    """An upload claiming 2023 彬州 (already in the knowledge base) shows the conflict and three
+    buttons; nothing is added until one is clicked: 取消 adds nothing, 并存为新版本 keeps both (and
+    answers name the version they cite), 替换 leaves only the new file."""
+    page = browser.new_page(viewport={"width": 1360, "height": 960}, locale="zh-CN")
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.set_default_timeout(60_000)
+    page.goto(app_server["url"])
+    page.get_by_role("tab", name="知识库").click()
+    page.wait_for_selector("#qa-kb-table")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    dialog, uploads = page.locator("#qa-dup"), app_server["kb"] / "uploads"
+    fake = tmp_path / "in" / "彬州-改.txt"
+    fake.parent.mkdir()
+    fake.write_text(FAKE_BINZHOU, encoding="utf-8")
+    assert not dialog.is_visible()
+
+    # 1. the conflict is shown, nothing is added; 取消 adds nothing either
+    _upload_and_add(page, fake)
+    dialog.wait_for(state="visible")
+    asked = page.locator("#qa-dup-msg").inner_text()
+    assert "彬州-改.txt" in asked and "《2023年彬州市政府工作报告》" in asked and "还没有添加" in asked
+    assert [page.locator(f"#qa-dup-{c}").inner_text() for c in ("replace", "keep", "cancel")] == ["替换", "并存为新版本", "取消"]
+    assert "尚未添加" in page.locator("#qa-kb-msg").inner_text()
+    assert page.locator("#qa-kb-table").inner_text().count("彬州市政府工作报告") == 1
+    assert not uploads.exists() or not list(uploads.iterdir())
+    _settle(page)
+    page.screenshot(path=str(ARTIFACTS / "07-duplicate-dialog.png"))
+    shutil.copy(ARTIFACTS / "07-duplicate-dialog.png", DOCS_SHOTS / "kb-duplicate.png")
+    page.locator("#qa-dup-cancel").click()
+    assert "已按选择取消" in _kb_message(page, "已按选择取消")
+    dialog.wait_for(state="hidden")
+    assert not uploads.exists() or not list(uploads.iterdir())
+
+    # 2. 并存为新版本: both stay, each title names its file, and the answer names the one it cites
+    _upload_and_add(page, fake)
+    dialog.wait_for(state="visible")
+    page.locator("#qa-dup-keep").click()
+    _kb_message(page, "已添加")
+    dialog.wait_for(state="hidden")
+    page.wait_for_function("() => document.querySelector('#qa-kb-table').innerText.includes('彬州-改.txt）')")
+    table = page.locator("#qa-kb-table").inner_text()
+    assert "2023年彬州市政府工作报告（彬州-改.txt）" in table and "2023年彬州市政府工作报告（彬州市.txt）" in table
+    page.get_by_role("tab", name="问答").click()
+    text = _ask(page, "彬州去年GDP总量有多大？")
+    assert "《2023年彬州市政府工作报告（彬州市.txt）》" in text or "《2023年彬州市政府工作报告（彬州-改.txt）》" in text, text
+    if "1万亿元" in text:
+        assert "彬州-改.txt" in text, text  # the upload's figure is never cited as the official report's
+
+    # 3. 替换: another version replaces both; only it stays
+    other = tmp_path / "in" / "彬州-再改.txt"
+    other.write_text(FAKE_BINZHOU.replace("1万亿元", "2万亿元"), encoding="utf-8")
+    page.get_by_role("tab", name="知识库").click()
+    _upload_and_add(page, other)
+    dialog.wait_for(state="visible")
+    assert "彬州-再改.txt" in page.locator("#qa-dup-msg").inner_text()
+    page.locator("#qa-dup-replace").click()
+    assert "已替换" in _kb_message(page, "已替换")
+    page.wait_for_function("() => !document.querySelector('#qa-kb-table').innerText.includes('彬州市.txt')")
+    assert sorted(f.name for f in uploads.iterdir()) == ["彬州-再改.txt"]
+    page.get_by_role("tab", name="问答").click()
+    assert "2万亿元" in _ask(page, "彬州去年GDP总量有多大？")
+
+    # 4. other files chosen while the dialog shows close it: the choice was about the files it named
+    page.get_by_role("tab", name="知识库").click()
+    _upload_and_add(page, fake)
+    dialog.wait_for(state="visible")
+    plain = tmp_path / "in" / "说明.txt"
+    plain.write_text("2023年测试市政府工作报告\n一、2022年工作回顾\n全市生产总值123.4亿元。\n", encoding="utf-8")
+    page.locator("#qa-upload input[type=file]").set_input_files(str(plain))
+    dialog.wait_for(state="hidden")
+    assert sorted(f.name for f in uploads.iterdir()) == ["彬州-再改.txt"]
+    assert not errors, errors
+
+
+def test_the_login_page_shows_nothing_of_the_app_and_logging_in_opens_it(small_kb_dir, browser, tmp_path):
+    """With QA_AUTH the page before a login holds no API description (Gradio put every endpoint and
+    the knowledge base's cities in it); the login form still works in Chromium."""
+    import httpx
+
+    kb = tmp_path / "kb"
+    shutil.copytree(small_kb_dir, kb, symlinks=True)
+    with running_server(kb, tmp_path / "app.log", env={"QA_AUTH": "alice:pw"}) as server:
+        html = httpx.get(server["url"]).text
+        assert "彬州市" not in html and "/respond" not in html and "window.gradio_api_info = null;" in html
+        page = browser.new_page(locale="zh-CN")
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(server["url"])
+        page.get_by_label("username").or_(page.get_by_label("用户名")).first.fill("alice")
+        page.get_by_label("password").or_(page.get_by_label("密码")).first.fill("pw")
+        page.get_by_role("button").filter(has_text=re.compile("Login|登录")).first.click()
+        page.wait_for_selector("#qa-question textarea", timeout=60_000)
+        assert "彬州市" in page.content() or page.locator("#qa-cities").count() == 1
+        assert not errors, errors

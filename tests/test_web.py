@@ -218,8 +218,8 @@ def test_kb_handlers(kb_copy):
     assert view.cities == sorted(CITIES) and view.cities_kept == ["彬州市"] and len(view.rows) == len(view.reports) == 3
     message, view = handlers.remove(kb_copy, None, [])
     assert "没有删除" in message and len(view.rows) == 3
-    message, _, taken = handlers.add(kb_copy, [], [])
-    assert "请先选择" in message and not taken
+    step = handlers.add(kb_copy, [], [])
+    assert "请先选择" in step.message and not step.clear_files and step.pending == ()
 
 
 def test_a_comparison_answer_shows_its_values_in_a_table_linked_to_the_sources():

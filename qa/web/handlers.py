@@ -110,7 +110,9 @@ def kb_view(root: str | Path, cities_value: list[str] | None = None) -> KBView:
                f"嵌入模型 `{m.embed_model}`")
     rows = [[r["title"], r["city"] or "—", r["year"] or "", f"{r['chars']:,}", r["passages"],
              r["source"] + ("（上传）" if r["uploaded"] else "")] for r in reports]
-    choices = [(f"{r['title']}（{r['source']}）", r["doc_id"]) for r in reports]
+    # a version's title already names its file (「…（彬州.txt）」)
+    choices = [(r["title"] if r["title"].endswith(f"（{r['source']}）") else f"{r['title']}（{r['source']}）", r["doc_id"])
+               for r in reports]
     kept = [c for c in (cities_value or []) if c in kb.cities]
     return KBView(summary, rows, choices, list(kb.cities), kept)
 
@@ -119,29 +121,84 @@ def _error_list(errors: list[tuple[str, str]]) -> str:
     return "\n".join(f"- **{name}**：{reason}" for name, reason in errors)
 
 
-def add(root: str | Path, paths: list[str], cities: list[str] | None,
-        progress: Progress | None = None) -> tuple[str, KBView, bool]:
-    """Add uploaded files; (message for the user, the new view, whether the files were taken in:
-    added or rejected one by one, rather than not tried or failed as a whole)."""
+DUPLICATE_BUTTONS = {"replace": "替换", "keep": "并存为新版本", "cancel": "取消"}  # manage's on_duplicate -> button
+
+
+@dataclass(frozen=True)
+class AddStep:
+    """What one step of adding files did: the message, the new view, whether the file box is
+    cleared, and the files waiting for the user's choice about reports of the same city and year
+    (the choice dialog shows while `pending` is not empty, with `question` in it)."""
+
+    message: str
+    view: KBView
+    clear_files: bool
+    pending: tuple[str, ...] = ()
+    question: str = ""
+
+
+def duplicate_question(duplicates: list[manage.Duplicate], files: int) -> str:
+    """The dialog's text: for each conflict, the new file and the report(s) already in the
+    knowledge base; then what each button does. Nothing has been added yet."""
+    lines = [f"- 新文件 **{d.file}**（《{d.title}》）与知识库中已有的 "
+             + "、".join(f"《{t}》" for t in d.existing_titles) + f" 都是{d.year}年{d.city}的报告" for d in duplicates]
+    others = files - len({d.file for d in duplicates})
+    rest = f"；其余 {others} 个文件照常添加" if others > 0 else ""
+    return ("**发现同一城市、同一年份的报告，还没有添加任何文件。** 请选择：\n\n" + "\n".join(lines) + "\n\n"
+            f"- **{DUPLICATE_BUTTONS['replace']}**：删除原报告，由新文件代替\n"
+            f"- **{DUPLICATE_BUTTONS['keep']}**：两份都保留，标题注明文件名，回答会写明引用的是哪个版本\n"
+            f"- **{DUPLICATE_BUTTONS['cancel']}**：不添加有冲突的文件{rest}")
+
+
+def add(root: str | Path, paths: list[str], cities: list[str] | None, progress: Progress | None = None,
+        on_duplicate: str = "ask") -> AddStep:
+    """Add uploaded files. With on_duplicate "ask" (the 添加 button), files that claim the city and
+    year of a report already in the knowledge base stop the whole batch: nothing is added, the
+    files wait in `pending` for the dialog's choice, which calls this again with "replace",
+    "keep" or "cancel" (manage.add_files' on_duplicate)."""
     if not paths:
-        return "请先选择要添加的文件。", kb_view(root, cities), False
-    before = set(open_kb(Path(root)).documents)
+        text = "请先选择要添加的文件。" if on_duplicate == "ask" else "没有等待处理的文件：请重新选择文件并点击“添加到知识库”。"
+        return AddStep(text, kb_view(root, cities), False)
+    if on_duplicate not in DUPLICATE_BUTTONS and on_duplicate != "ask":
+        return AddStep(f"没有添加：未知的选择 {on_duplicate!r}", kb_view(root, cities), False)
+    if on_duplicate == "ask":
+        try:
+            duplicates = manage.find_duplicates(paths, kb_dir=root)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("checking uploads failed")
+            return AddStep(f"添加失败：{exc}", kb_view(root, cities), False)
+        if duplicates:
+            return AddStep("尚未添加：请在上方选择如何处理同一城市、同一年份的报告。", kb_view(root, cities), False,
+                           tuple(paths), duplicate_question(duplicates, len(paths)))
+    message, taken = _add_files(root, paths, on_duplicate, progress)
+    return AddStep(message, kb_view(root, cities), taken)
+
+
+def _add_files(root: str | Path, paths: list[str], on_duplicate: str, progress: Progress | None) -> tuple[str, bool]:
+    """(message, whether the files were taken in: added or rejected one by one, rather than failed
+    as a whole)."""
+    # (doc_id, source): a replacing upload can have the doc_id (its title) of the report it replaces
+    before = {(d.doc_id, d.source): d for d in open_kb(Path(root)).documents.values()}
     started = time.perf_counter()
     try:
-        kb, errors = manage.add_files(paths, kb_dir=root, progress=progress)
+        kb, errors = manage.add_files(paths, kb_dir=root, progress=progress, on_duplicate=on_duplicate)
     except Exception as exc:  # noqa: BLE001
         log.exception("adding files failed")
-        return f"添加失败：{exc}", kb_view(root, cities), False
-    new = [d for d in kb.documents.values() if d.doc_id not in before]
+        return f"添加失败：{exc}", False
+    after = {(d.doc_id, d.source) for d in kb.documents.values()}
+    new = [d for d in kb.documents.values() if (d.doc_id, d.source) not in before]
+    gone = [d for key, d in before.items() if key not in after]
     lines = []
     if new:
         lines.append(f"已添加 {len(new)} 份报告：" + "、".join(f"《{d.title}》" for d in new)
                      + f"（新嵌入 {kb.manifest.embedded_now} 条文本，用时 {time.perf_counter() - started:.1f} 秒）")
-    elif len({name for name, _ in errors}) < len(paths):
+    if gone:
+        lines.append("已替换（移出知识库）：" + "、".join(f"《{d.title}》（{d.source}）" for d in gone))
+    if not new and len({name for name, _ in errors}) < len(paths):
         lines.append("文件已保存，但没有新增报告（内容可能与已有报告重复）。")
     if errors:
         lines.append("以下文件没有添加：\n" + _error_list(errors))
-    return "\n\n".join(lines), kb_view(root, cities), True
+    return "\n\n".join(lines), True
 
 
 def remove(root: str | Path, doc_id: str | None, cities: list[str] | None,

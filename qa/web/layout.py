@@ -52,10 +52,27 @@ def _respond(root, message, chat, turns, cities, k, mode):
         yield box, chat, turns, gr.update() if copied is None else copied
 
 
+def _add_outputs(step: handlers.AddStep, fact_cities) -> tuple:
+    """kb message, file box, choice dialog, its text, pending files, then the views."""
+    asking = bool(step.pending)
+    return (step.message, None if step.clear_files else gr.update(), gr.update(visible=asking),
+            step.question, list(step.pending), *_views(step.view, fact_cities))
+
+
 def _add(root, files, cities, fact_cities, progress=gr.Progress()):
     paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (files or [])]
-    message, view, taken = handlers.add(root, paths, cities, progress=_reporter(progress))
-    return (message, None if taken else gr.update(), *_views(view, fact_cities))
+    return _add_outputs(handlers.add(root, paths, cities, progress=_reporter(progress)), fact_cities)
+
+
+def _choose(root, choice, pending, cities, fact_cities, progress=gr.Progress()):
+    """A button of the same-city-and-year dialog: the files kept in the session's state (never
+    paths sent by the client) are added with that choice."""
+    return _add_outputs(handlers.add(root, list(pending or []), cities, progress=_reporter(progress),
+                                     on_duplicate=choice), fact_cities)
+
+
+def _dialog_closed():
+    return gr.update(visible=False), "", []
 
 
 def _remove(root, doc_id, cities, fact_cities, progress=gr.Progress()):
@@ -153,6 +170,14 @@ def _kb_tab(c: SimpleNamespace, view: KBView) -> None:
             c.files = gr.File(label="添加报告（.txt .md .pdf .docx .jsonl，每个不超过 20 MB）", file_count="multiple",
                               file_types=list(manage.ALLOWED_SUFFIXES), type="filepath", elem_id="qa-upload")
             c.add = gr.Button("添加到知识库", variant="primary", elem_id="qa-add")
+            # Shown when an upload claims the city and year of a report already here: nothing is
+            # added until one of these is clicked (manage.add_files' on_duplicate).
+            with gr.Column(visible=False, variant="panel", elem_id="qa-dup") as c.dup_box:
+                c.dup_msg = gr.Markdown("", elem_id="qa-dup-msg")
+                with gr.Row():
+                    c.dup_buttons = {choice: gr.Button(label, elem_id=f"qa-dup-{choice}", size="sm",
+                                                       variant="stop" if choice == "replace" else "secondary")
+                                     for choice, label in handlers.DUPLICATE_BUTTONS.items()}
         with gr.Column():
             c.to_remove = gr.Dropdown(label="删除报告", choices=[], value=None, elem_id="qa-remove-choice",
                                       info="上传的文件会被删除；自带报告会被排除出索引（记在 config.json 的 excluded 中）")
@@ -208,7 +233,14 @@ def _wire(c: SimpleNamespace, demo: gr.Blocks, root: str) -> None:
 
     views = [c.kb_summary, c.table, c.to_remove, c.cities, c.fact_cities]
     one_change = dict(concurrency_limit=1, concurrency_id="kb-change")
-    c.add.click(_bound(_add, root), [c.files, c.cities, c.fact_cities], [c.kb_msg, c.files, *views], **one_change)
+    added = [c.kb_msg, c.files, c.dup_box, c.dup_msg, c.pending, *views]
+    c.add.click(_bound(_add, root), [c.files, c.cities, c.fact_cities], added, **one_change)
+    for choice, button in c.dup_buttons.items():
+        choose = partial(_choose, root, choice)
+        choose.__name__ = f"add_{choice}"  # the API names: add_replace, add_keep, add_cancel
+        button.click(choose, [c.pending, c.cities, c.fact_cities], added, **one_change)
+    # other files chosen while the dialog shows: the choice would no longer be about what it names
+    c.files.change(_dialog_closed, None, [c.dup_box, c.dup_msg, c.pending], queue=False)
     c.remove.click(_bound(_remove, root), [c.to_remove, c.cities, c.fact_cities], [c.kb_msg, *views],
                    js="(doc, cities, factCities) => window.qaConfirmRemove(doc, cities, factCities)", **one_change)
     c.rebuild.click(_bound(_rebuild, root), [c.cities, c.fact_cities], [c.kb_msg, *views], **one_change)
@@ -229,6 +261,7 @@ def build_app(kb_dir: str | Path | None = None, config: Config | None = None) ->
     c = SimpleNamespace()
     with gr.Blocks(title="政府工作报告问答", analytics_enabled=False) as demo:
         c.turns = gr.State([])
+        c.pending = gr.State([])  # uploads waiting for the same-city-and-year choice
         gr.Markdown("## 政府工作报告问答\n回答只依据知识库中的政府工作报告，每句都标出出处；点击 [1] 这样的标记可查看原文。")
         with gr.Tabs():
             with gr.Tab("问答", id="chat"):

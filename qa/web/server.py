@@ -8,6 +8,7 @@ the server refuses to start.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from pathlib import Path
@@ -73,6 +74,7 @@ def guard(app, host: str, config: Config) -> None:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost"])
     if not config.web.auth:
         return
+    hide_api_info_before_login(app)
     tries: dict[str, deque] = defaultdict(deque)
 
     @app.middleware("http")
@@ -85,6 +87,27 @@ def guard(app, host: str, config: Config) -> None:
                 return JSONResponse({"detail": "登录尝试太频繁，请一分钟后再试。"}, status_code=429)
             seen.append(now)
         return await call_next(request)
+
+
+LOGIN_PAGE = b'window.gradio_config = {"auth_required":true'
+API_INFO = re.compile(rb"window\.gradio_api_info = .*?;</script>", re.S)
+
+
+def hide_api_info_before_login(app) -> None:
+    """Gradio's login page carries the app's API description (every endpoint, its parameters, the
+    cities of the knowledge base as choices): before a login, that is emptied."""
+    from starlette.responses import Response
+
+    @app.middleware("http")
+    async def strip_api_info(request, call_next):
+        response = await call_next(request)
+        if request.method != "GET" or not response.headers.get("content-type", "").startswith("text/html"):
+            return response
+        body = b"".join([part async for part in response.body_iterator])
+        if LOGIN_PAGE in body:
+            body = API_INFO.sub(b"window.gradio_api_info = null;</script>", body, count=1)
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        return Response(body, status_code=response.status_code, headers=headers, media_type=response.media_type)
 
 
 def console_progress(prefix: str = "索引"):
