@@ -15,7 +15,6 @@ from .keywords import STOPWORDS, join_noun_suffixes, tokenize_zh
 from .text import normalize_zh
 
 SYNONYMS_FILE = Path(__file__).with_name("synonyms.txt")
-EVERYDAY_FILE = Path(__file__).with_name("everyday_words.txt")
 PLACES_FILE = Path(__file__).with_name("places.txt")  # from cpca's division table: scripts/make_places.py
 _CITY_SUFFIXES = ("市", "县", "区", "州", "盟", "旗")
 # Words that look like a place name before 市 but are not one (「全市」「本市」「城市」…).
@@ -27,24 +26,14 @@ _RELATIVE_YEARS = {"前年": -2, "去年": -1, "上年": -1, "今年": 0, "本�
 TIME_WORDS_RE = re.compile(r"(?:19|20)\d{2}年|" + "|".join(_RELATIVE_YEARS))
 
 
-def _read_groups(path: Path) -> list[list[str]]:
+@lru_cache(maxsize=1)
+def synonym_groups() -> list[list[str]]:
     groups = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in SYNONYMS_FILE.read_text(encoding="utf-8").splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
             groups.append([normalize_zh(t) for t in line.split()])
     return groups
-
-
-@lru_cache(maxsize=1)
-def synonym_groups() -> list[list[str]]:
-    """The reports' equivalent wordings (synonyms.txt), then everyday words for them (everyday_words.txt)."""
-    return _read_groups(SYNONYMS_FILE) + _read_groups(EVERYDAY_FILE)
-
-
-@lru_cache(maxsize=1)
-def _report_wording_groups() -> list[list[str]]:
-    return _read_groups(SYNONYMS_FILE)
 
 
 def expand_synonyms(text: str) -> list[str]:
@@ -158,11 +147,6 @@ def asks_quantity(question: str) -> bool:
     """A figure is asked for, and not as part of a "how" question (「怎么帮企业减负？一年减了多少？」
     is answered by the measure, with its figure)."""
     return bool(_ASKS_QUANTITY_RE.search(question)) and not asks_method(question)
-
-
-def report_wordings_of(term: str) -> list[str]:
-    """The term's group in synonyms.txt only (the term alone when it has none)."""
-    return next((g for g in _report_wording_groups() if term in g), [term])
 
 
 def synonyms_of(term: str) -> list[str]:
@@ -281,9 +265,7 @@ def analyze(text: str, cities: list[str], default_year: int | None, reports_use=
     topic = topic_terms(text, named)
     unfamiliar = []
     if reports_use is not None and not unknown:
-        # An everyday word (「自来水」) stays unfamiliar though everyday_words.txt gives the reports'
-        # word for it: the lexical check credits that word, and the meaning test still applies.
-        unfamiliar = [t for t in topic if t not in FRAME_WORDS and not any(reports_use(f) for f in report_wordings_of(t))]
+        unfamiliar = [t for t in topic if t not in FRAME_WORDS and not any(reports_use(f) for f in synonyms_of(t))]
     method = asks_method(text)
     unit = _UNIT_RE.search(text)
     indicator = match_indicator(text)
