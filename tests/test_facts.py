@@ -245,6 +245,8 @@ def test_registry_holds_the_headline_indicators_with_exact_conversions():
     ("哪个城市粮食产量最高", "粮食总产量", "amount"),
     ("今年新增就业目标是多少人", "城镇新增就业", "count"),
     ("财政收入涨了多少", "一般公共预算收入", "growth"),
+    ("外贸增长了百分之几", "进出口总额", "growth"),
+    ("税收下降了百分之多少", "税收收入", "growth"),
 ])
 def test_everyday_words_name_the_indicator_and_the_kind_asked(question, name, kind):
     match = match_indicator(question)
