@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import sqlite3
 import time
 import uuid
@@ -544,7 +545,7 @@ def load(root: Path | None = None) -> KnowledgeBase:
     for pid, doc_id, section, start, end in rows:
         d = documents[doc_id]
         passages.append(Passage(id=pid, text=d.text[start:end], title=d.title, city=d.city, year=d.year,
-                                section=section, source=d.source, start=start, end=end, doc_id=doc_id, kind=d.kind))
+                                section=sys.intern(section), source=d.source, start=start, end=end, doc_id=doc_id, kind=d.kind))
     centroid = np.asarray(manifest.sentence_centroid, dtype=np.float32)
     if centroid.shape != (faiss_index.d,) or not np.isfinite(centroid).all():
         raise IndexCorruptError(f"{build_dir / 'manifest.json'} 缺少 {faiss_index.d} 维的句向量中心；{REBUILD}")
