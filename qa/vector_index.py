@@ -10,6 +10,7 @@ from a .npy file beside it, that score them (break-even points in docs/measureme
 """
 from __future__ import annotations
 
+import mmap
 import os
 from pathlib import Path
 
@@ -121,7 +122,11 @@ def read_vector_index(path: Path):
     exact_path = path.with_suffix(".npy")
     if exact_path.exists():
         coarse = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
-        return RefinedIndex(coarse, np.load(exact_path, mmap_mode="r"))
+        exact = np.load(exact_path, mmap_mode="r")
+        # Rows are read a few at a time, anywhere: without this each one reads ahead 128 KB
+        # (measured at 1000x: 12 GB of file pages resident after 393 queries).
+        exact._mmap.madvise(mmap.MADV_RANDOM)
+        return RefinedIndex(coarse, exact)
     index = faiss.read_index(str(path))
     if isinstance(index, faiss.IndexIVF):
         index.make_direct_map()  # reconstruct() by id, for exact scoring of candidates
