@@ -22,10 +22,12 @@ from __future__ import annotations
 import bisect
 import fcntl
 import hashlib
+import itertools
 import json
 import logging
 import os
 import shutil
+import sys
 import sqlite3
 import time
 import uuid
@@ -49,6 +51,7 @@ from .query import city_aliases, synonym_groups
 from .schema import Document, Passage
 from .shipped_vectors import ShippedVectors, load_shipped
 from .text import split_sentences
+from .vector_index import FLAT_MAX_VECTORS, read_vector_index, write_vector_index  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +61,6 @@ FORMAT_VERSION = 8  # 4: only sentences are embedded (after their city); a passa
 #    their own keyword index (bm25_generic/)
 # 7: the store holds the reports' facts (qa/facts.py)
 # 8: the manifest holds the sha256 of every index file and of itself, verified at load
-# Flat search is exact and fast up to this many vectors (≈ 150 MB); above it IVF keeps queries fast.
-FLAT_MAX_VECTORS = 100_000
 
 Progress = Callable[[float, str], None]
 
@@ -215,35 +216,35 @@ def embed_progress(done: int, total: int, seconds: float, seconds_left: float) -
     return f"嵌入文本 {done}/{total}，每秒 {done / max(seconds, 1e-9):.0f} 句，约剩 {eta}"
 
 
-def mean_vectors(vectors: np.ndarray, owners: np.ndarray, n: int) -> np.ndarray:
-    """Row i: the normalized mean of the vectors owned by i; every i must own at least one."""
+def mean_vectors(vectors: np.ndarray, owners: np.ndarray, n: int, chunk: int = 500_000) -> np.ndarray:
+    """Row i: the normalized mean of the vectors owned by i; every i must own at least one.
+    Read a chunk at a time (vectors may be a memmap); owners in order (sentences are stored
+    passage by passage) sum by runs, much faster than np.add.at."""
     if n and np.bincount(owners, minlength=n).min() == 0:
         raise ValueError("every passage needs at least one sentence vector")
     means = np.zeros((n, vectors.shape[1]), np.float32)
-    np.add.at(means, owners, vectors)
-    return means / np.linalg.norm(means, axis=1, keepdims=True)
+    for i in range(0, len(owners), chunk):
+        own, part = owners[i : i + chunk], np.asarray(vectors[i : i + chunk], dtype=np.float32)
+        if np.all(own[1:] >= own[:-1]):
+            starts = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])
+            means[own[starts]] += np.add.reduceat(part, starts, axis=0)
+        else:
+            np.add.at(means, own, part)
+    means /= np.linalg.norm(means, axis=1, keepdims=True)
+    return means
+
+
+def mean_vector(vectors: np.ndarray, chunk: int = 500_000) -> np.ndarray:
+    """The mean of the rows, a chunk at a time (vectors may be a memmap)."""
+    total = np.zeros(vectors.shape[1], np.float64)
+    for i in range(0, len(vectors), chunk):
+        total += np.asarray(vectors[i : i + chunk], dtype=np.float32).sum(axis=0, dtype=np.float64)
+    return (total / max(len(vectors), 1)).astype(np.float32)
 
 
 def centroid_for_manifest(mean_vector: np.ndarray) -> list[float]:
     """The sentences' mean direction, unit length, as JSON numbers."""
     return [round(float(x), 6) for x in mean_vector / max(float(np.linalg.norm(mean_vector)), 1e-12)]
-
-
-def make_faiss_index(vectors: np.ndarray, flat_max: int | None = None) -> faiss.Index:
-    """Exact inner-product search up to flat_max vectors; an IVF index above (fast to build,
-    recall against flat measured by scripts/scale_bench.py). Either can return stored vectors."""
-    flat_max = FLAT_MAX_VECTORS if flat_max is None else flat_max
-    n, dim = vectors.shape
-    if n <= flat_max:
-        index = faiss.IndexFlatIP(dim)
-    else:
-        nlist = int(4 * np.sqrt(n))
-        index = faiss.index_factory(dim, f"IVF{nlist},Flat", faiss.METRIC_INNER_PRODUCT)
-        sample = vectors[np.random.default_rng(0).choice(n, size=min(n, 40 * nlist), replace=False)]
-        index.train(sample)
-        index.make_direct_map()  # reconstruct() by id, for exact scoring of candidates
-    index.add(vectors)
-    return index
 
 
 @dataclass
@@ -469,15 +470,16 @@ def write_build(root: Path, documents: list[Document], passages: list[Passage], 
     tmp = builds / f".tmp-{build_id}"
     tmp.mkdir()
     vectors = mean_vectors(sentence_vectors, np.array([row for row, _, _ in sentences], dtype=np.int64), len(passages))
-    faiss_index = make_faiss_index(vectors)
-    faiss.write_index(faiss_index, str(tmp / "index.faiss"))
-    faiss.write_index(make_faiss_index(sentence_vectors), str(tmp / "sentences.faiss"))
+    dim = int(vectors.shape[1])
+    index_kind = write_vector_index(vectors, tmp / "index.faiss")
+    del vectors
+    write_vector_index(sentence_vectors, tmp / "sentences.faiss")
     _write_store(tmp / "store.sqlite", documents, passages, sentences, facts)
-    save_bm25(build_bm25([tokenize_zh(keyword_text(p)) for p in passages]), tmp / "bm25")
+    save_bm25(build_bm25(tokenize_zh(keyword_text(p)) for p in passages), tmp / "bm25")
     build_generic_keywords(passages, tmp / GENERIC_KEYWORDS)
     kinds = {k: sum(d.kind == k for d in documents) for k in sorted({d.kind for d in documents})}
-    manifest = replace(manifest, dim=int(vectors.shape[1]), sentence_centroid=tuple(centroid_for_manifest(sentence_vectors.mean(axis=0))),
-                       faiss_index=type(faiss_index).__name__, documents=len(documents), kinds=kinds, passages=len(passages),
+    manifest = replace(manifest, dim=dim, sentence_centroid=tuple(centroid_for_manifest(mean_vector(sentence_vectors))),
+                       faiss_index=index_kind, documents=len(documents), kinds=kinds, passages=len(passages),
                        build_seconds=round(time.perf_counter() - started, 2), built_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
     manifest = manifest.sealed(tmp)
     _atomic_write(tmp / "manifest.json", manifest.to_json())
@@ -498,14 +500,14 @@ def _write_store(path: Path, documents: list[Document], passages: list[Passage],
         )
         conn.executemany(
             "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(d.doc_id, d.title, d.city, d.year, d.source, d.text, d.kind) for d in documents],
+            ((d.doc_id, d.title, d.city, d.year, d.source, d.text, d.kind) for d in documents),
         )
         conn.executemany(
             "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?)",
-            [(i, p.id, p.doc_id, p.section, p.start, p.end) for i, p in enumerate(passages)],
+            ((i, p.id, p.doc_id, p.section, p.start, p.end) for i, p in enumerate(passages)),
         )
         conn.execute("CREATE TABLE sentences (srow INTEGER PRIMARY KEY, row INTEGER, start INTEGER, end INTEGER)")
-        conn.executemany("INSERT INTO sentences VALUES (?, ?, ?, ?)", [(i, *s) for i, s in enumerate(sentences)])
+        conn.executemany("INSERT INTO sentences VALUES (?, ?, ?, ?)", ((i, *s) for i, s in enumerate(sentences)))
         write_facts(conn, list(facts))
     conn.close()
 
@@ -560,7 +562,9 @@ def load(root: Path | None = None) -> KnowledgeBase:
             for r in conn.execute("SELECT doc_id, title, city, year, source, text, kind FROM documents")
         }
         rows = conn.execute("SELECT id, doc_id, section, start, end FROM passages ORDER BY row").fetchall()
-        sentence_rows = np.array(conn.execute("SELECT row, start, end FROM sentences ORDER BY srow").fetchall(), dtype=np.int64).reshape(-1, 3)
+        # np.fromiter: no list of row tuples (≈ 1 GB at 8 M sentences)
+        cursor = conn.execute("SELECT row, start, end FROM sentences ORDER BY srow")
+        sentence_rows = np.fromiter(itertools.chain.from_iterable(cursor), dtype=np.int64).reshape(-1, 3)
         facts = read_facts(conn)
         conn.close()
     except sqlite3.DatabaseError as exc:
@@ -575,7 +579,7 @@ def load(root: Path | None = None) -> KnowledgeBase:
                                 f"{sentence_index.ntotal} 个 {sentence_index.d} 维），但库中有 {len(passages)} 个段落、"
                                 f"{len(sentence_rows)} 个句子（清单记录 {manifest.dim} 维）；{REBUILD}")
     try:
-        bm25 = load_bm25(build_dir / "bm25")
+        bm25 = load_bm25(build_dir / "bm25", mmap=len(passages) > FLAT_MAX_VECTORS)
         generic_bm25 = load_generic_keywords(build_dir / GENERIC_KEYWORDS)
     except (OSError, ValueError, KeyError) as exc:
         raise IndexCorruptError(f"{build_dir / 'bm25'} 已损坏（{exc}）；{REBUILD}") from exc
@@ -596,20 +600,18 @@ def _passages(rows: list[tuple], documents: dict[str, Document], build_dir: Path
     passages = []
     for pid, doc_id, section, start, end in rows:
         d = documents.get(doc_id)
-        if d is None or not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= len(d.text)):
+        if d is None or not isinstance(section, str) or not (
+                isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= len(d.text)):
             raise IndexCorruptError(f"{build_dir / 'store.sqlite'} 已损坏（段落 {pid} 的文档或位置不对）；{REBUILD}")
         passages.append(Passage(id=pid, text=d.text[start:end], title=d.title, city=d.city, year=d.year,
-                                section=section, source=d.source, start=start, end=end, doc_id=doc_id, kind=d.kind))
+                                section=sys.intern(section), source=d.source, start=start, end=end, doc_id=doc_id, kind=d.kind))
     return passages
 
 
-def _read_faiss(path: Path) -> faiss.Index:
+def _read_faiss(path: Path):
     try:
-        index = faiss.read_index(str(path))
-        if isinstance(index, faiss.IndexIVF):
-            index.make_direct_map()
-        return index
-    except RuntimeError as exc:
+        return read_vector_index(path)
+    except (RuntimeError, ValueError) as exc:
         raise IndexCorruptError(f"{path} 已损坏（{str(exc).splitlines()[0][:200]}）；{REBUILD}") from exc
 
 

@@ -15,6 +15,7 @@ from .keywords import bm25_scores, tokenize_zh
 from .kinds import REPORT
 from .query import Question, coverage, section_time
 from .schema import Passage
+from .vector_index import ann_search
 
 # One query at a time: FAISS's OpenMP threads only fight the embedder's for the 2 cores.
 faiss.omp_set_num_threads(1)
@@ -39,14 +40,9 @@ def candidate_rows(kb: KnowledgeBase, cities: tuple[str, ...]) -> np.ndarray | N
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
-def _ann_search(index: faiss.Index, query: np.ndarray, n: int, nprobe: int) -> np.ndarray:
+def _ann_search(index, query: np.ndarray, n: int, cfg: RetrievalConfig) -> np.ndarray:
     """Ids of the (approximately) n nearest vectors of the whole index."""
-    n = min(n, index.ntotal)
-    if n == 0:
-        return np.zeros(0, np.int64)
-    params = faiss.SearchParametersIVF(nprobe=nprobe) if isinstance(index, faiss.IndexIVF) else None
-    _, found = index.search(query.reshape(1, -1), n, params=params)
-    return found[0][found[0] >= 0]
+    return ann_search(index, query, n, cfg.ivf_nprobe, cfg.refine_factor)
 
 
 def _sentences_of(kb: KnowledgeBase, rows: np.ndarray) -> np.ndarray:
@@ -72,8 +68,8 @@ def dense_search(kb: KnowledgeBase, query_vector: np.ndarray, rows: np.ndarray |
     if rows is not None:
         candidates = np.unique(rows)
     else:
-        top_sentences = _ann_search(kb.sentence_index, ranking, 4 * n, cfg.ivf_nprobe)
-        candidates = np.unique(np.concatenate([_ann_search(kb.faiss_index, ranking, n, cfg.ivf_nprobe),
+        top_sentences = _ann_search(kb.sentence_index, ranking, 4 * n, cfg)
+        candidates = np.unique(np.concatenate([_ann_search(kb.faiss_index, ranking, n, cfg),
                                                kb.sentences[top_sentences, 0]]))
     if not len(candidates):
         return candidates, np.zeros(0, np.float32), {}

@@ -4,12 +4,18 @@
 
 The corpus: synthetic copies of the bundled reports with every city name replaced by a made-up
 two-character name (same length, so every offset stays valid). Embedding 100x the corpus on 2 cores
-would take about 3 hours (about 75 sentences/s, docs/measurements.md), so a copy reuses the real
-vectors of its original sentences, slightly perturbed and re-normalised, and its passage vectors are
-their means. Everything else is the real code: FAISS index choice and build, BM25 over jieba tokens
-of all the text, the SQLite store, loading, and queries through `qa.retrieval.search` with the real
-embedder. The IVF index used above FLAT_MAX_VECTORS is compared with exact (flat) search on the same
-vectors.
+would take hours, so a copy reuses the real vectors of its original sentences, slightly perturbed
+and re-normalised (written to a file on disk, a copy at a time: 1000x is 12.6 GB), its passage
+vectors are their means, and its facts are the originals' with the report renamed. Everything
+else is the real code: index choice and build (qa.index.write_build), BM25 over jieba tokens of
+all the text, the SQLite store, loading, and queries through `qa.retrieval.search` with the real
+embedder.
+
+Loading and queries run in a fresh process (`--query-only`), so its resident memory is what a
+server holding this index needs, not what the build left behind. Recall@10 of the approximate
+indexes is measured against exact search computed in chunks from the stored vectors, for the dev
+questions (used to choose nprobe and the refine factor) and for held-apart questions (never used
+for tuning), with the query vectors retrieval searches with (generic directions discounted).
 """
 from __future__ import annotations
 
@@ -17,11 +23,14 @@ import argparse
 import itertools
 import json
 import os
-import resource
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import faiss
 import numpy as np
@@ -29,12 +38,21 @@ import numpy as np
 from qa.chunking import ChunkConfig
 from qa.config import RetrievalConfig
 from qa.evaluate import load_items, percentile
-from qa.index import Manifest, load, write_build
+from qa.index import Manifest, load, mean_vectors, write_build
 from qa.pipeline import get_embedder, open_kb
 from qa.query import analyze, city_aliases
-from qa.retrieval import _ann_search, ranking_query, search
+from qa.retrieval import _ann_search, dense_search, ranking_query, search
+from qa import vector_index
+from qa.vector_index import RefinedIndex, exact_top, read_vector_index, write_npy, write_vector_index
 
-POOL = "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉戌亥东西南北春夏秋冬金木水火土日月星云山川江河湖海松竹梅兰菊桃李杏"
+# 157 characters: 24,649 two-character names, enough for 1000 copies of 24 cities
+POOL = "".join(dict.fromkeys(
+    "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉戌亥东西南北春夏秋冬金木水火土日月星云山川江河湖海松竹梅兰菊桃李杏"
+    "仁义礼智信忠孝廉勇温良恭俭让宽敏惠慈和顺泰康宁安平昌盛兴隆荣华富贵吉祥瑞福禄寿喜乐嘉庆丰登鸿鹏鹤凤麟龙虎豹"
+    "鹿雁燕莺鹊鸥桐柳杨榆槐柏枫樟楠桂荷莲芷兰蕙苓菱藻蒲苇芦萍蓉芙薇蔷霞霜雪露雷电风雨晴岚峰岭峪崖岩石玉珠琳琅"))[:160]
+EVAL = Path(__file__).resolve().parent.parent / "eval"
+TUNING = ("dev",)  # nprobe and the refine factor were chosen on these
+HELD_APART = ("semantic_extra", "howto_extra", "unanswerable_extra", "facts_single", "facts_compare", "facts_absent")
 
 
 def synthetic_names(n: int, taken: set[str]) -> list[str]:
@@ -47,31 +65,32 @@ def perturbed(vectors: np.ndarray, rng: np.random.Generator, sigma: float = 0.02
     return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def memory_mb() -> dict:
+    """Resident memory now and at peak (VmHWM); RssAnon is the process's own memory, RssFile the
+    memory-mapped files' pages (page cache the kernel can drop)."""
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    return {k: round(int(status[k].split()[0]) / 1024) for k in ("VmRSS", "RssAnon", "RssFile", "VmHWM")}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--factor", type=int, default=100)
-    ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "qa-scale-kb")
-    args = ap.parse_args()
+def machine() -> dict:
+    flags = subprocess.run("lscpu | grep -o -E 'avx512_bf16|avx512f|avx2|amx_bf16' | sort -u", shell=True,
+                           capture_output=True, text=True).stdout.split()
+    return {"cpu_flags": " ".join(flags), "uptime": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()}
+
+
+def synthesize(factor: int, vectors_path: Path):
+    """Documents, passages, sentences and facts of `factor` copies; sentence vectors in a .npy file."""
     base = open_kb()
-    embedder = get_embedder()
     rng = np.random.default_rng(0)
     S = base.sentence_index.reconstruct_n(0, base.sentence_index.ntotal)
     docs = list(base.documents.values())
     aliases = {d.city: [a for a in city_aliases(d.city) if len(a) == 2][0] for d in docs if d.city}
-    names = synthetic_names(len(aliases) * args.factor, set(aliases.values()))
-    t0 = time.perf_counter()
-
-    documents, passages, sentences, svecs = [], [], [], []
-    for copy in range(args.factor):
+    names = synthetic_names(len(aliases) * factor, set(aliases.values()))
+    write_npy(vectors_path, (S if copy == 0 else perturbed(S, rng) for copy in range(factor)), (len(S) * factor, S.shape[1]))
+    documents, passages, sentences, facts = [], [], [], []
+    for copy in range(factor):
         rename = {} if copy == 0 else {old: names[copy * len(aliases) + j] for j, old in enumerate(aliases.values())}
-        def sub(text: str) -> str:
-            for old, new in rename.items():
-                text = text.replace(old, new)
-            return text
+        sub = lambda text: _renamed(text, rename)  # noqa: E731
         new_docs = {}
         for d in docs:
             title = sub(d.title)
@@ -83,52 +102,217 @@ def main() -> None:
             passages.append(replace(p, id=f"{nd.doc_id}:{p.start}-{p.end}", doc_id=nd.doc_id, title=nd.title, city=nd.city,
                                     section=sub(p.section), text=nd.text[p.start:p.end]))
         sentences.extend((int(r) + offset, int(a), int(b)) for r, a, b in base.sentences)
-        svecs.append(S if copy == 0 else perturbed(S, rng))  # passage vectors: their sentences' mean, as in a real build
-    S_all = np.vstack(svecs)
-    del svecs
-    out = {"factor": args.factor, "documents": len(documents), "passages": len(passages), "sentences": len(sentences),
-           "corpus_chars": sum(len(d.text) for d in documents), "synthesis_s": round(time.perf_counter() - t0, 1)}
+        facts.extend(replace(f, doc_id=new_docs[f.doc_id].doc_id, city=new_docs[f.doc_id].city) for f in base.facts)
+    return documents, passages, sentences, facts, np.load(vectors_path, mmap_mode="r")
 
-    # The real build writer (FAISS indexes, SQLite store, BM25 over jieba tokens, manifest, atomic swap).
+
+def _renamed(text: str, rename: dict[str, str]) -> str:
+    for old, new in rename.items():
+        text = text.replace(old, new)
+    return text
+
+
+def build(args) -> dict:
     root = args.out
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    embedder = get_embedder()
+    t0 = time.perf_counter()
+    documents, passages, sentences, facts, svecs = synthesize(args.factor, root / "synthetic_vectors.npy")
+    out = {"factor": args.factor, "documents": len(documents), "passages": len(passages), "sentences": len(sentences),
+           "facts": len(facts), "corpus_chars": sum(len(d.text) for d in documents),
+           "synthesis_s": round(time.perf_counter() - t0, 1), "memory_after_synthesis_mb": memory_mb()}
     t = time.perf_counter()
-    manifest = write_build(root, documents, passages, sentences, S_all,
-                           Manifest.describe(embedder.model_id, ChunkConfig(), "synthetic"))
+    manifest = write_build(root, documents, passages, sentences, svecs,
+                           Manifest.describe(embedder.model_id, ChunkConfig(), "synthetic"), facts)
     out["index_build_s (no embedding)"] = round(time.perf_counter() - t, 1)
+    out["build_peak_rss_mb (synthesis + build)"] = memory_mb()["VmHWM"]
     out["faiss_index"] = manifest.faiss_index
-    out["index_size_mb"] = round(sum(f.stat().st_size for f in (root / "current").resolve().rglob("*") if f.is_file()) / 1e6, 1)
-    del passages, documents, sentences
+    build_dir = (root / "current").resolve()
+    out["index_size_mb"] = {f.name: round(f.stat().st_size / 1e6) for f in sorted(build_dir.iterdir()) if f.is_file()}
+    out["index_size_mb"]["bm25/"] = round(sum(f.stat().st_size for f in (build_dir / "bm25").rglob("*")) / 1e6)
+    out["index_size_mb"]["total"] = round(sum(f.stat().st_size for f in build_dir.rglob("*") if f.is_file()) / 1e6)
+    return out
 
-    t = time.perf_counter()
-    kb = load(root)
-    out["load_s"] = round(time.perf_counter() - t, 1)
-    questions = [it["question"] for it in load_items(Path(__file__).resolve().parent.parent / "eval" / "dev.jsonl")]
-    records = [analyze(q, kb.cities, kb.default_year) for q in questions]
-    search(kb, embedder, records[0], 5)
-    for label, settings in (("city-scoped", RetrievalConfig()), ("whole index", RetrievalConfig(report_aware=False))):
-        ms = []
-        for q in records:
+
+def questions(sets) -> list[str]:
+    return [it["question"] for name in sets for it in load_items(EVAL / f"{name}.jsonl") if "question" in it]
+
+
+def recall_at_10(kb, embedder, cfg: RetrievalConfig) -> dict:
+    """Recall@10 of the approximate whole-index search against exact search, from the stored vectors."""
+    out = {}
+    for part, sets in (("tuning (dev)", TUNING), ("held-apart", HELD_APART)):
+        qs = questions(sets)
+        qv = np.stack([ranking_query(kb, v, cfg) for v in embedder.embed_queries(qs)]).astype(np.float32)
+        for label, index in (("passages", kb.faiss_index), ("sentences", kb.sentence_index)):
+            if isinstance(index, faiss.IndexFlat):
+                out[f"recall@10 {label} {part}"] = "flat (exact)"
+                continue
             t = time.perf_counter()
-            search(kb, embedder, q, 5, settings)
-            ms.append((time.perf_counter() - t) * 1000)
-        out[f"query {label} p50/p95 ms"] = f"{percentile(ms, 50):.1f} / {percentile(ms, 95):.1f}"
+            exact = exact_top(_Rows(index), qv, 10)
+            exact_s = time.perf_counter() - t
+            for nprobe, k_factor in ((16, 1), (32, 1), (32, 2), (64, 2), (32, 4)):
+                if k_factor > 1 and not isinstance(index, RefinedIndex):
+                    continue
+                c = replace(cfg, ivf_nprobe=nprobe, refine_factor=k_factor)
+                ms, found = [], []
+                for q in qv:
+                    t = time.perf_counter()
+                    found.append(set(_ann_search(index, q, 10, c).tolist()))
+                    ms.append((time.perf_counter() - t) * 1000)
+                r = float(np.mean([len(f & set(e)) / 10 for f, e in zip(found, exact)]))
+                out[f"recall@10 {label} {part} nprobe={nprobe} refine={k_factor}"] = (
+                    f"{r:.3f} (ann p50/p95 {percentile(ms, 50):.1f}/{percentile(ms, 95):.1f} ms)")
+            out[f"exact search from stored vectors, {label}, {len(qs)} queries"] = f"{exact_s:.1f} s"
+    return out
 
-    # Approximate vs exact: recall of the IVF indexes against flat search on the same vectors,
-    # with the query vectors retrieval searches with (generic directions discounted).
+
+class Embedded:
+    """The embedder with the questions' vectors computed beforehand (to time retrieval alone)."""
+
+    def __init__(self, embedder, texts: list[str]):
+        texts = list(dict.fromkeys(texts))
+        self.vectors = dict(zip(texts, embedder.embed_queries(texts)))
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self.vectors[t] for t in texts])
+
+
+class _Rows:
+    """Row access for exact_top: a chunk of stored vectors at a time."""
+
+    def __init__(self, index):
+        self.index, self.shape = index, (index.ntotal, index.d)
+
+    def __len__(self) -> int:
+        return self.index.ntotal
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        start, stop, _ = rows.indices(self.index.ntotal)
+        return self.index.reconstruct_n(start, stop - start)
+
+
+def query_phase(args) -> dict:
+    out = {"memory_before_load_mb": memory_mb()}
+    t = time.perf_counter()
+    kb = load(args.out)
+    out["load_s"] = round(time.perf_counter() - t, 1)
+    out["memory_after_load_mb"] = memory_mb()
+    embedder = get_embedder()
+    records = [analyze(q, kb.cities, kb.default_year) for q in questions(TUNING + HELD_APART)]
+    search(kb, embedder, records[0], 5)
+    # Retrieval alone too: on a busy machine the question's embedding is most of the time.
+    known = Embedded(embedder, [t for r in records for t in (r.text, r.scoped_text)])
+    for label, settings in (("city-scoped", RetrievalConfig()), ("whole index", RetrievalConfig(report_aware=False))):
+        for what, emb in (("qa.retrieval.search", embedder), ("the same, question vector given", known)):
+            ms = []
+            for q in records:
+                t = time.perf_counter()
+                search(kb, emb, q, 5, settings)
+                ms.append((time.perf_counter() - t) * 1000)
+            out[f"query {label} p50/p95 ms ({len(ms)} questions, {what})"] = f"{percentile(ms, 50):.1f} / {percentile(ms, 95):.1f}"
+    out["memory_after_queries_mb"] = memory_mb()
+    out.update(recall_at_10(kb, embedder, RetrievalConfig()))
+    out["memory_at_end_mb"] = memory_mb()
+    return out
+
+
+def build_vectors_only(args) -> dict:
+    """Only the vector side of `factor` copies: the passage and sentence indexes as write_build
+    writes them, and the sentence rows (no text, keywords or store), for factors whose text side
+    does not fit the time at hand."""
+    root = args.out
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    base = open_kb()
+    rng = np.random.default_rng(0)
+    S = base.sentence_index.reconstruct_n(0, base.sentence_index.ntotal)
+    n_p = len(base.passages)
+    t = time.perf_counter()
+    write_npy(root / "synthetic_vectors.npy", (S if c == 0 else perturbed(S, rng) for c in range(args.factor)),
+              (len(S) * args.factor, S.shape[1]))
+    rows = np.vstack([base.sentences + np.array([c * n_p, 0, 0]) for c in range(args.factor)])
+    np.save(root / "sentence_rows.npy", rows)
+    np.save(root / "centroid.npy", base.centroid)
+    svecs = np.load(root / "synthetic_vectors.npy", mmap_mode="r")
+    out = {"factor": args.factor, "passages": n_p * args.factor, "sentences": len(rows), "synthesis_s": round(time.perf_counter() - t, 1)}
+    t = time.perf_counter()
+    passage_vectors = mean_vectors(svecs, rows[:, 0], n_p * args.factor)
+    out["passage means_s"] = round(time.perf_counter() - t, 1)
+    t = time.perf_counter()
+    out["passage index"] = write_vector_index(passage_vectors, root / "index.faiss")
+    out["passage index build_s"] = round(time.perf_counter() - t, 1)
+    del passage_vectors
+    t = time.perf_counter()
+    out["sentence index"] = write_vector_index(svecs, root / "sentences.faiss")
+    out["sentence index build_s"] = round(time.perf_counter() - t, 1)
+    out["build_peak_rss_mb"] = memory_mb()["VmHWM"]
+    del svecs
+    (root / "synthetic_vectors.npy").unlink()
+    out["index_size_mb"] = {f.name: round(f.stat().st_size / 1e6) for f in sorted(root.iterdir()) if f.is_file()}
+    return out
+
+
+def query_vectors_only(args) -> dict:
+    """Whole-index dense search (qa.retrieval.dense_search) and recall on the vector side alone."""
+    out = {"memory_before_load_mb": memory_mb()}
+    t = time.perf_counter()
+    rows = np.load(args.out / "sentence_rows.npy")
+    n_p = int(rows[-1, 0]) + 1
+    kb = SimpleNamespace(faiss_index=read_vector_index(args.out / "index.faiss"),
+                         sentence_index=read_vector_index(args.out / "sentences.faiss"), sentences=rows,
+                         first_sentence=np.searchsorted(rows[:, 0], np.arange(n_p + 1)),
+                         centroid=np.load(args.out / "centroid.npy"))
+    out["load_s"] = round(time.perf_counter() - t, 1)
+    out["memory_after_load_mb"] = memory_mb()
+    embedder = get_embedder()
     cfg = RetrievalConfig()
-    qv = np.stack([ranking_query(kb, v, cfg) for v in embedder.embed_queries(questions)])
-    P_all = kb.faiss_index.reconstruct_n(0, kb.faiss_index.ntotal)
-    for label, index, vectors in (("passages", kb.faiss_index, P_all), ("sentences", kb.sentence_index, S_all)):
-        if not isinstance(index, faiss.IndexIVF):
-            out[f"recall@10 {label}"] = "flat (exact)"
-            continue
-        flat = faiss.IndexFlatIP(vectors.shape[1])
-        flat.add(vectors)
-        _, exact = flat.search(qv, 10)
-        found = [set(_ann_search(index, q, 10, cfg.ivf_nprobe).tolist()) for q in qv]
-        out[f"recall@10 {label} (IVF nprobe vs flat)"] = round(float(np.mean([len(f & set(e)) / 10 for f, e in zip(found, exact)])), 3)
-    out["peak_rss_mb"] = round(rss_mb())
+    qvs = embedder.embed_queries(questions(TUNING + HELD_APART))
+    dense_search(kb, qvs[0], None, cfg.candidates, cfg)
+    ms = []
+    for q in qvs:
+        t = time.perf_counter()
+        dense_search(kb, q, None, cfg.candidates, cfg)
+        ms.append((time.perf_counter() - t) * 1000)
+    out[f"dense_search whole index p50/p95 ms ({len(ms)} questions, query embedding excluded)"] = (
+        f"{percentile(ms, 50):.1f} / {percentile(ms, 95):.1f}")
+    out["memory_after_queries_mb"] = memory_mb()
+    out.update(recall_at_10(kb, embedder, cfg))
+    out["memory_at_end_mb"] = memory_mb()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--factor", type=int, default=100)
+    ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "qa-scale-kb")
+    ap.add_argument("--query-only", action="store_true", help="load the index at --out and query it (a fresh process)")
+    ap.add_argument("--keep", action="store_true", help="keep the index and the synthetic vectors afterwards")
+    ap.add_argument("--compress-min", type=int, default=None,
+                    help="compress vector indexes above this many vectors (default qa.vector_index.COMPRESS_MIN_VECTORS)")
+    ap.add_argument("--vectors-only", action="store_true", help="only the vector indexes (no text, keywords, store)")
+    args = ap.parse_args()
+    if args.compress_min is not None:  # to compare index types on one corpus (the break-even points)
+        vector_index.COMPRESS_MIN_VECTORS = args.compress_min
+    if args.query_only:
+        print(json.dumps(query_vectors_only(args) if args.vectors_only else query_phase(args), ensure_ascii=False))
+        return
+    if args.vectors_only:
+        out = {**machine(), **build_vectors_only(args)}
+    else:
+        out = {**machine(), **build(args)}
+        (args.out / "synthetic_vectors.npy").unlink()
+    print(json.dumps(out, ensure_ascii=False, indent=1), flush=True)
+    child = subprocess.run([sys.executable, __file__, "--query-only", "--out", str(args.out)]
+                           + ["--vectors-only"] * args.vectors_only, capture_output=True, text=True)
+    if child.returncode:
+        raise SystemExit(child.stderr)
+    out.update(json.loads(child.stdout.strip().splitlines()[-1]))
+    out.update({f"{k} (end)": v for k, v in machine().items()})
     print(json.dumps(out, ensure_ascii=False, indent=1))
+    if not args.keep:
+        shutil.rmtree(args.out, ignore_errors=True)
 
 
 if __name__ == "__main__":
