@@ -129,6 +129,11 @@ def test_the_handler_replaces_or_cancels(kb_copy, fake):
     assert [r[-1] for r in step.view.rows if r[1] == "彬州市"] == ["彬州-改.txt（上传）"]
 
 
+def _table(outputs) -> dict:
+    """The knowledge-base table among an API call's outputs."""
+    return next(o for o in outputs if isinstance(o, dict) and "data" in o)
+
+
 def test_gradio_api_follows_the_same_rule(kb_copy, fake, tmp_path):
     """Gradio's API (what gradio_client calls) is an upload path too: /add with a duplicate adds
     nothing and asks; the session's choice (/add_keep) then adds the file it asked about."""
@@ -138,10 +143,10 @@ def test_gradio_api_follows_the_same_rule(kb_copy, fake, tmp_path):
 
     with running_server(kb_copy, tmp_path / "serve.log") as server:
         client = Client(server["url"], verbose=False)
-        out = client.predict([handle_file(str(fake))], [], api_name="/add")
-        message, question, table = out[0], next(o for o in out if isinstance(o, str) and "替换" in o), out[-3]
+        out = client.predict([handle_file(str(fake))], [], [], api_name="/add")  # files, chat cities, 指标对比 cities
+        message, question, table = out[0], next(o for o in out if isinstance(o, str) and "替换" in o), _table(out)
         assert "尚未添加" in message and "彬州-改.txt" in question and len(table["data"]) == 3
         assert not (kb_copy / "uploads").exists() or not list((kb_copy / "uploads").iterdir())
-        out = client.predict([], api_name="/add_keep")
-        assert "已添加 1 份报告" in out[0] and len(out[-3]["data"]) == 4
+        out = client.predict([], [], api_name="/add_keep")
+        assert "已添加 1 份报告" in out[0] and len(_table(out)["data"]) == 4
         assert [f.name for f in (kb_copy / "uploads").iterdir()] == ["彬州-改.txt"]
