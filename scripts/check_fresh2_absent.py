@@ -14,8 +14,10 @@ import re
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from check_facts_gold import report_texts  # noqa: E402  (the same report split, no qa import)
+
 ROOT = Path(__file__).resolve().parent.parent
-REPORTS = ROOT / "data" / "reports" / "2023_city_reports.txt"
 QUESTIONS = ROOT / "eval" / "facts_fresh2_absent.jsonl"
 
 FIELDS = ["id", "type", "question", "city", "indicator", "period", "kind", "related", "answer_keys", "split"]
@@ -44,16 +46,6 @@ NUMBER = {
 
 # The heading that opens the 2023 part of a report (first match after the opening pages).
 PLAN = re.compile(r"(?:^|\s)[二三四]、.{0,6}2023年|\n2023年工作安排|做好2023年工作|主要预期目标")
-
-
-def load_reports() -> dict:
-    text = REPORTS.read_text(encoding="utf-8")
-    heads = list(re.finditer(r"^2023年(.{1,8}?)(?:人民)?政府工作报告$", text, re.M))
-    reports = {}
-    for i, m in enumerate(heads):
-        end = heads[i + 1].start() if i + 1 < len(heads) else len(text)
-        reports[m.group(1)] = text[m.start():end]
-    return reports
 
 
 def plan_start(report: str) -> int:
@@ -95,7 +87,7 @@ def check_record(d: dict, reports: dict, seen: set) -> list:
 
 
 def main(verbose: bool, path: Path = QUESTIONS) -> int:
-    reports = load_reports()
+    reports = report_texts()
     rows = [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
     seen, bad, flagged = set(), 0, 0
     for d in rows:

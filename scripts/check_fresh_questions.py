@@ -25,10 +25,11 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from check_facts_gold import report_texts  # noqa: E402  (the same report split, no qa import)
+
 ROOT = Path(__file__).resolve().parent.parent
-REPORTS = ROOT / "data" / "reports" / "2023_city_reports.txt"
 EVAL = ROOT / "eval"
-TITLE_RE = re.compile(r"^\s*2023年(?P<city>[\u4e00-\u9fff]{1,12}?市)(?:人民)?政府工作报告\s*$")
 # The heading that opens a report's 2023 part, e.g. 「二、2023年工作安排」, 「2023年目标任务」, 「做好2023年工作」.
 PLAN_RE = re.compile(r"(?:^|\s)(?:[一二三四]、)?\s*(?:做好)?2023年[^\n。,:;]{0,14}(?:工作|目标|任务)[^\n。,:;]{0,12}(?=\s)", re.M)
 # Wordings searched for when a value is null or a question is absent (printed with -v for re-reading).
@@ -53,20 +54,6 @@ COMPARE_KEYS = ["id", "type", "question", "indicator", "period", "kind", "cities
                 "expected", "answer_keys", "split"]
 SINGLE_KEYS = ["id", "type", "question", "city", "indicator", "period", "kind", "answer_keys", "evidence", "split"]
 ABSENT_KEYS = ["id", "type", "question", "city", "indicator", "period", "kind", "related", "answer_keys", "split"]
-
-
-def report_texts(path: Path = REPORTS) -> dict[str, str]:
-    """City -> that report's raw text (from its title line to the next title line)."""
-    texts: dict[str, list[str]] = {}
-    city = None
-    for line in path.read_text(encoding="utf-8").split("\n"):
-        m = TITLE_RE.match(line)
-        if m:
-            city = m["city"]
-            texts[city] = []
-        if city:
-            texts[city].append(line)
-    return {c: "\n".join(lines) for c, lines in texts.items()}
 
 
 def plan_start(text: str) -> int:

@@ -12,22 +12,13 @@ import re
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from check_facts_gold import report_texts  # noqa: E402  (the same report split, no qa import)
+
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "data/reports/2023_city_reports.txt"
 FIELDS = {"id", "city", "type", "question", "answer", "answer_keys", "evidence", "split"}
-TITLE = re.compile(r"^2023年(.+?)(?:人民)?政府工作报告\s*$", re.M)
 # The heading that opens a report's 2023 part (「二、2023年工作安排」, 「2023年工作安排」, 「做好2023年工作」 ...).
 PLAN = re.compile(r"(?:\n| )(?:二、2023年|做好2023年工作|2023年(?:重点)?工作安排|2023年目标任务)")
-
-
-def reports() -> dict:
-    text = CORPUS.read_text(encoding="utf-8")
-    heads = list(TITLE.finditer(text))
-    out = {}
-    for i, m in enumerate(heads):
-        end = heads[i + 1].start() if i + 1 < len(heads) else len(text)
-        out[m.group(1)] = text[m.start():end]
-    return out
 
 
 def period_of(rec: dict) -> str | None:
@@ -77,7 +68,7 @@ def check(rec: dict, reps: dict, dev: list) -> list:
 
 def main() -> int:
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "eval/paraphrase_fresh3.jsonl"
-    reps = reports()
+    reps = report_texts()
     dev = [json.loads(x) for x in open(ROOT / "eval/dev.jsonl", encoding="utf-8") if x.strip()]
     recs = [json.loads(x) for x in open(path, encoding="utf-8") if x.strip()]
     bad = 0
