@@ -79,11 +79,7 @@ def test_chat_sources_followup_and_upload(app_server, browser, tmp_path, capsys)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
     shot = lambda page, name: page.screenshot(path=str(ARTIFACTS / name), full_page=False)  # noqa: E731
-    page = browser.new_page(viewport={"width": 1360, "height": 960}, locale="zh-CN")
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.set_default_timeout(60_000)
-    page.goto(app_server["url"])
+    page, errors = _open(browser, app_server["url"])
     page.wait_for_selector("#qa-question textarea")
     _settle(page)
     shot(page, "01-start.png")
@@ -231,6 +227,16 @@ def test_chat_sources_followup_and_upload(app_server, browser, tmp_path, capsys)
               f"whole test (without building the shared KB fixture) {timing['total_s']} s")
 
 
+def _open(browser, url: str):
+    """A Chinese-locale page at url, and the list its script errors are collected in."""
+    page = browser.new_page(viewport={"width": 1360, "height": 960}, locale="zh-CN")
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    return page, errors
+
+
 def _pick(page, dropdown: str, options: list[str], typed: str = "") -> None:
     """Choose options of a Gradio dropdown, after typing into its search when `typed`; then close its list."""
     box = page.locator(f"{dropdown} input")
@@ -262,11 +268,7 @@ def test_indicator_values_link_to_their_source(app_server, browser):
     sentence is shown, the value highlighted; also after the user sorts the table."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
-    page = browser.new_page(viewport={"width": 1360, "height": 960}, locale="zh-CN")
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.set_default_timeout(60_000)
-    page.goto(app_server["url"])
+    page, errors = _open(browser, app_server["url"])
     page.wait_for_selector("#qa-question textarea")
     page.get_by_role("tab", name="指标对比").click()
     _pick(page, "#qa-fact-indicator", ["地区生产总值"], typed="生产总值")
@@ -330,11 +332,7 @@ def test_a_report_of_the_same_city_and_year_waits_for_a_choice(app_server, brows
     """An upload claiming 2023 彬州 (already in the knowledge base) shows the conflict and three
     buttons; nothing is added until one is clicked: 取消 adds nothing, 并存为新版本 keeps both (and
     answers name the version they cite), 替换 leaves only the new file."""
-    page = browser.new_page(viewport={"width": 1360, "height": 960}, locale="zh-CN")
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.set_default_timeout(60_000)
-    page.goto(app_server["url"])
+    page, errors = _open(browser, app_server["url"])
     page.get_by_role("tab", name="知识库").click()
     page.wait_for_selector("#qa-kb-table")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
