@@ -41,11 +41,10 @@ def generic_rows(passages: list[Passage]) -> np.ndarray:
     return np.array([i for i, p in enumerate(passages) if p.kind == GENERIC], dtype=np.int64)
 
 
-def build_generic_keywords(passages: list[Passage], folder: Path) -> None:
-    """The keyword index of the generic passages (row order), saved in folder; none without them."""
-    rows = generic_rows(passages)
-    if len(rows):
-        save_bm25(build_bm25([generic_tokens(generic_keyword_text(passages[r])) for r in rows]), folder)
+def build_generic_keywords(generic: list[Passage], folder: Path) -> None:
+    """The keyword index of the generic passages (given in row order), saved in folder; none without them."""
+    if generic:
+        save_bm25(build_bm25([generic_tokens(generic_keyword_text(p)) for p in generic]), folder)
 
 
 def load_generic_keywords(folder: Path):

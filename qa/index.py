@@ -31,10 +31,11 @@ import sys
 import sqlite3
 import time
 import uuid
+from array import array
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import faiss
 import numpy as np
@@ -46,7 +47,7 @@ from .facts import FACTS_VERSION, REGISTRY_FILE, Fact, extract_facts, read_facts
 from .generic_search import FOLDER as GENERIC_KEYWORDS, build_generic_keywords, generic_rows, load_generic_keywords
 from .ingest import label_versions, list_files, load_documents
 from .keywords import add_words, build_bm25, in_vocabulary, load_bm25, save_bm25, tokenize_zh
-from .kinds import REPORT, embedding_units
+from .kinds import GENERIC, REPORT, embedding_units
 from .query import city_aliases, synonym_groups
 from .schema import Document, Passage
 from .shipped_vectors import ShippedVectors, load_shipped
@@ -372,7 +373,7 @@ def _build_locked(root: Path, sources, embedder, chunk_config: ChunkConfig, prog
     say(0.9, "写入索引")
     manifest = Manifest.describe(embedder.model_id, chunk_config, source_hash, embedded_now=n_embedded,
                                  embed_backend=f"{getattr(embedder, 'backend', '?')}/{getattr(embedder, 'precision', '?')}")
-    manifest = write_build(root, documents, passages, sentences, sentence_vectors, manifest, facts, started=t0)
+    manifest = write_build(root, [Part(documents, passages, sentences, facts)], sentence_vectors, manifest, started=t0)
     # Only after the swap: a failed or killed build leaves the sources (and so the staleness of
     # the old index) as they were; a kill in between is repaired by the next open (sources stale).
     config.write(root)
@@ -457,30 +458,60 @@ def verify_build(build_dir: Path, manifest: Manifest) -> None:
         raise IndexCorruptError(f"{build_dir}：{'、'.join(changed[:5])} 的校验和不符（被修改、缺失或损坏）；{REBUILD}")
 
 
-def write_build(root: Path, documents: list[Document], passages: list[Passage], sentences: list[tuple[int, int, int]],
-                sentence_vectors: np.ndarray, manifest: Manifest, facts: list[Fact] = (),
+@dataclass(frozen=True)
+class Part:
+    """Some documents and what a build writes of them; a large collection is written part by part
+    (never all its passages and facts in memory at once). Sentence rows are (passage row within
+    the part, start, end), in passage order; sentence vectors follow the parts' sentences in order."""
+
+    documents: list[Document]
+    passages: list[Passage]
+    sentences: list[tuple[int, int, int]]
+    facts: list[Fact] = ()
+
+
+@dataclass
+class _Written:
+    """What the store pass leaves for the rest of the build."""
+
+    owners: array = field(default_factory=lambda: array("q"))  # passage row of each sentence
+    generic: list[Passage] = field(default_factory=list)  # generic passages, in row order
+    kinds: dict = field(default_factory=dict)  # documents per kind
+    passages: int = 0
+
+
+def write_build(root: Path, parts: Iterable[Part], sentence_vectors: np.ndarray, manifest: Manifest,
                 started: float | None = None) -> Manifest:
-    """Write a complete index (vectors, store, keywords, facts, manifest) into a new build folder, then
-    make it current atomically and remove older builds: readers see the old or the new index,
-    never a partial one. Passage vectors are the means of their sentences'. Returns the manifest."""
+    """Write a complete index (store, keywords, vectors, facts, manifest) into a new build folder,
+    then make it current atomically and remove older builds: readers see the old or the new index,
+    never a partial one. Parts are read once. Passage vectors are the means of their sentences'.
+    Returns the manifest."""
     started = time.perf_counter() if started is None else started
     builds = root / "builds"
     builds.mkdir(parents=True, exist_ok=True)
     build_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     tmp = builds / f".tmp-{build_id}"
     tmp.mkdir()
-    vectors = mean_vectors(sentence_vectors, np.array([row for row, _, _ in sentences], dtype=np.int64), len(passages))
+    written = _Written()
+    conn = sqlite3.connect(tmp / "store.sqlite")
+    try:
+        # One pass: each part is stored, then its passages' words go to the keyword index.
+        save_bm25(build_bm25(tokenize_zh(keyword_text(p)) for p in _write_store(conn, parts, written)), tmp / "bm25")
+    finally:
+        conn.close()
+    build_generic_keywords(written.generic, tmp / GENERIC_KEYWORDS)
+    owners = np.frombuffer(written.owners, dtype=np.int64)
+    if len(owners) != len(sentence_vectors):
+        raise ValueError(f"{len(owners)} sentences but {len(sentence_vectors)} sentence vectors")
+    vectors = mean_vectors(sentence_vectors, owners, written.passages)
     dim = int(vectors.shape[1])
     index_kind = write_vector_index(vectors, tmp / "index.faiss")
     del vectors
     write_vector_index(sentence_vectors, tmp / "sentences.faiss")
-    _write_store(tmp / "store.sqlite", documents, passages, sentences, facts)
-    save_bm25(build_bm25(tokenize_zh(keyword_text(p)) for p in passages), tmp / "bm25")
-    build_generic_keywords(passages, tmp / GENERIC_KEYWORDS)
-    kinds = {k: sum(d.kind == k for d in documents) for k in sorted({d.kind for d in documents})}
     manifest = replace(manifest, dim=dim, sentence_centroid=tuple(centroid_for_manifest(mean_vector(sentence_vectors))),
-                       faiss_index=index_kind, documents=len(documents), kinds=kinds, passages=len(passages),
-                       build_seconds=round(time.perf_counter() - started, 2), built_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
+                       faiss_index=index_kind, documents=sum(written.kinds.values()), kinds=dict(sorted(written.kinds.items())),
+                       passages=written.passages, build_seconds=round(time.perf_counter() - started, 2),
+                       built_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
     manifest = manifest.sealed(tmp)
     _atomic_write(tmp / "manifest.json", manifest.to_json())
     final = builds / build_id
@@ -490,26 +521,28 @@ def write_build(root: Path, documents: list[Document], passages: list[Passage], 
     return manifest
 
 
-def _write_store(path: Path, documents: list[Document], passages: list[Passage], sentences: list[tuple[int, int, int]],
-                 facts: list[Fact]) -> None:
-    conn = sqlite3.connect(path)
-    with conn:
-        conn.execute("CREATE TABLE documents (doc_id TEXT PRIMARY KEY, title TEXT, city TEXT, year INTEGER, source TEXT, text TEXT, kind TEXT)")
-        conn.execute(
-            "CREATE TABLE passages (row INTEGER PRIMARY KEY, id TEXT, doc_id TEXT, section TEXT, start INTEGER, end INTEGER)"
-        )
-        conn.executemany(
-            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
-            ((d.doc_id, d.title, d.city, d.year, d.source, d.text, d.kind) for d in documents),
-        )
-        conn.executemany(
-            "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?)",
-            ((i, p.id, p.doc_id, p.section, p.start, p.end) for i, p in enumerate(passages)),
-        )
-        conn.execute("CREATE TABLE sentences (srow INTEGER PRIMARY KEY, row INTEGER, start INTEGER, end INTEGER)")
-        conn.executemany("INSERT INTO sentences VALUES (?, ?, ?, ?)", ((i, *s) for i, s in enumerate(sentences)))
-        write_facts(conn, list(facts))
-    conn.close()
+def _write_store(conn: sqlite3.Connection, parts: Iterable[Part], written: _Written) -> Iterator[Passage]:
+    """Store each part's documents, passages, sentences and facts, then yield its passages."""
+    conn.execute("CREATE TABLE documents (doc_id TEXT PRIMARY KEY, title TEXT, city TEXT, year INTEGER, source TEXT, text TEXT, kind TEXT)")
+    conn.execute("CREATE TABLE passages (row INTEGER PRIMARY KEY, id TEXT, doc_id TEXT, section TEXT, start INTEGER, end INTEGER)")
+    conn.execute("CREATE TABLE sentences (srow INTEGER PRIMARY KEY, row INTEGER, start INTEGER, end INTEGER)")
+    write_facts(conn, [])
+    for part in parts:
+        first, srow = written.passages, len(written.owners)
+        with conn:
+            conn.executemany("INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             ((d.doc_id, d.title, d.city, d.year, d.source, d.text, d.kind) for d in part.documents))
+            conn.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?)",
+                             ((first + i, p.id, p.doc_id, p.section, p.start, p.end) for i, p in enumerate(part.passages)))
+            conn.executemany("INSERT INTO sentences VALUES (?, ?, ?, ?)",
+                             ((srow + i, first + r, a, b) for i, (r, a, b) in enumerate(part.sentences)))
+            write_facts(conn, part.facts)
+        written.owners.extend(first + r for r, _, _ in part.sentences)
+        written.generic.extend(p for p in part.passages if p.kind == GENERIC)
+        for d in part.documents:
+            written.kinds[d.kind] = written.kinds.get(d.kind, 0) + 1
+        written.passages += len(part.passages)
+        yield from part.passages
 
 
 def _swap_current(root: Path, target: Path) -> None:

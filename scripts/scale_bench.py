@@ -38,7 +38,7 @@ import numpy as np
 from qa.chunking import ChunkConfig
 from qa.config import RetrievalConfig
 from qa.evaluate import load_items, percentile
-from qa.index import Manifest, load, mean_vectors, write_build
+from qa.index import Manifest, Part, load, mean_vectors, write_build
 from qa.pipeline import get_embedder, open_kb
 from qa.query import analyze, city_aliases
 from qa.retrieval import _ann_search, dense_search, ranking_query, search
@@ -79,7 +79,8 @@ def machine() -> dict:
 
 
 def synthesize(factor: int, vectors_path: Path):
-    """Documents, passages, sentences and facts of `factor` copies; sentence vectors in a .npy file."""
+    """The sentence vectors of `factor` copies (written to a .npy file) and the copies themselves,
+    one qa.index.Part each, made as the build reads them (never all in memory)."""
     base = open_kb()
     rng = np.random.default_rng(0)
     S = base.sentence_index.reconstruct_n(0, base.sentence_index.ntotal)
@@ -87,23 +88,28 @@ def synthesize(factor: int, vectors_path: Path):
     aliases = {d.city: [a for a in city_aliases(d.city) if len(a) == 2][0] for d in docs if d.city}
     names = synthetic_names(len(aliases) * factor, set(aliases.values()))
     write_npy(vectors_path, (S if copy == 0 else perturbed(S, rng) for copy in range(factor)), (len(S) * factor, S.shape[1]))
-    documents, passages, sentences, facts = [], [], [], []
-    for copy in range(factor):
-        rename = {} if copy == 0 else {old: names[copy * len(aliases) + j] for j, old in enumerate(aliases.values())}
-        sub = lambda text: _renamed(text, rename)  # noqa: E731
-        new_docs = {}
-        for d in docs:
-            title = sub(d.title)
-            new_docs[d.doc_id] = replace(d, doc_id=title, title=title, text=sub(d.text), city=sub(d.city) if d.city else None)
-        documents.extend(new_docs.values())
-        offset = len(passages)
-        for p in base.passages:
-            nd = new_docs[p.doc_id]
-            passages.append(replace(p, id=f"{nd.doc_id}:{p.start}-{p.end}", doc_id=nd.doc_id, title=nd.title, city=nd.city,
-                                    section=sub(p.section), text=nd.text[p.start:p.end]))
-        sentences.extend((int(r) + offset, int(a), int(b)) for r, a, b in base.sentences)
-        facts.extend(replace(f, doc_id=new_docs[f.doc_id].doc_id, city=new_docs[f.doc_id].city) for f in base.facts)
-    return documents, passages, sentences, facts, np.load(vectors_path, mmap_mode="r")
+    sentences = [(int(r), int(a), int(b)) for r, a, b in base.sentences]
+
+    def copies():
+        for copy in range(factor):
+            rename = {} if copy == 0 else {old: names[copy * len(aliases) + j] for j, old in enumerate(aliases.values())}
+            new_docs = {d.doc_id: _renamed_document(d, rename) for d in docs}
+            passages = [replace(p, id=f"{new_docs[p.doc_id].doc_id}:{p.start}-{p.end}", doc_id=new_docs[p.doc_id].doc_id,
+                                title=new_docs[p.doc_id].title, city=new_docs[p.doc_id].city,
+                                section=_renamed(p.section, rename), text=new_docs[p.doc_id].text[p.start:p.end])
+                        for p in base.passages]
+            facts = [replace(f, doc_id=new_docs[f.doc_id].doc_id, city=new_docs[f.doc_id].city) for f in base.facts]
+            yield Part(list(new_docs.values()), passages, sentences, facts)
+
+    counts = {"documents": len(docs) * factor, "passages": len(base.passages) * factor,
+              "sentences": len(sentences) * factor, "facts": len(base.facts) * factor,
+              "corpus_chars": sum(len(d.text) for d in docs) * factor}
+    return counts, copies(), np.load(vectors_path, mmap_mode="r")
+
+
+def _renamed_document(d, rename: dict[str, str]):
+    title = _renamed(d.title, rename)
+    return replace(d, doc_id=title, title=title, text=_renamed(d.text, rename), city=_renamed(d.city, rename) if d.city else None)
 
 
 def _renamed(text: str, rename: dict[str, str]) -> str:
@@ -118,14 +124,12 @@ def build(args) -> dict:
     root.mkdir(parents=True)
     embedder = get_embedder()
     t0 = time.perf_counter()
-    documents, passages, sentences, facts, svecs = synthesize(args.factor, root / "synthetic_vectors.npy")
-    out = {"factor": args.factor, "documents": len(documents), "passages": len(passages), "sentences": len(sentences),
-           "facts": len(facts), "corpus_chars": sum(len(d.text) for d in documents),
-           "synthesis_s": round(time.perf_counter() - t0, 1), "memory_after_synthesis_mb": memory_mb()}
+    counts, parts, svecs = synthesize(args.factor, root / "synthetic_vectors.npy")
+    out = {"factor": args.factor, **counts, "vector synthesis_s": round(time.perf_counter() - t0, 1),
+           "memory_after_vector_synthesis_mb": memory_mb()}
     t = time.perf_counter()
-    manifest = write_build(root, documents, passages, sentences, svecs,
-                           Manifest.describe(embedder.model_id, ChunkConfig(), "synthetic"), facts)
-    out["index_build_s (no embedding)"] = round(time.perf_counter() - t, 1)
+    manifest = write_build(root, parts, svecs, Manifest.describe(embedder.model_id, ChunkConfig(), "synthetic"))
+    out["index_build_s (no embedding; copies made as it reads them)"] = round(time.perf_counter() - t, 1)
     out["build_peak_rss_mb (synthesis + build)"] = memory_mb()["VmHWM"]
     out["faiss_index"] = manifest.faiss_index
     build_dir = (root / "current").resolve()

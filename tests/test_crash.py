@@ -48,7 +48,7 @@ def pause_at(name, fn, after=False):
 
 # embedding: after the first batch of new vectors is in the cache
 index.EmbeddingCache.put_many = pause_at("embedding", index.EmbeddingCache.put_many, after=True)
-index._write_store = pause_at("store", index._write_store)           # the vectors are written, the store is not
+index._write_store = pause_at("store", index._write_store)           # nothing of the new build is written yet
 index.save_bm25 = pause_at("keywords", index.save_bm25)
 index._swap_current = pause_at("before-swap", index._swap_current)   # the new build is complete, not current
 index._remove_old_builds = pause_at("after-swap", index._remove_old_builds)  # current, old build still there

@@ -8,7 +8,9 @@ import pytest
 
 from qa.config import RetrievalConfig
 from qa.errors import IndexCorruptError, IndexMissingError
-from qa.index import Manifest, build, load, mean_vectors, staleness
+from qa.chunking import ChunkConfig
+from qa.index import Manifest, Part, build, load, mean_vectors, staleness, write_build
+from qa.keywords import bm25_scores
 from qa.query import analyze
 from qa.retrieval import dense_search, search, to_passages, word_standout
 
@@ -36,6 +38,29 @@ def test_passage_vectors_are_the_mean_of_their_sentences(small_kb_dir):
         mean_vectors(sentence_vectors[:2], np.array([0, 0]), 2)
     mean = sentence_vectors.mean(axis=0)
     np.testing.assert_allclose(kb.centroid, mean / np.linalg.norm(mean), atol=1e-5)
+
+
+def test_a_build_written_part_by_part_holds_what_one_written_at_once_holds(small_kb_dir, embedder, tmp_path):
+    """A large collection is written a part at a time (scripts/scale_bench.py at 1000x); each part
+    counts its sentences' passage rows from its own first passage."""
+    kb = load(small_kb_dir)
+    vectors = kb.sentence_index.reconstruct_n(0, kb.sentence_index.ntotal)
+    parts = []
+    for doc_id, doc in kb.documents.items():
+        rows = [r for r, p in enumerate(kb.passages) if p.doc_id == doc_id]
+        first, last = rows[0], rows[-1] + 1
+        sentences = [(int(r) - first, int(a), int(b)) for r, a, b in kb.sentences[kb.first_sentence[first] : kb.first_sentence[last]]]
+        parts.append(Part([doc], kb.passages[first:last], sentences, [f for f in kb.facts if f.doc_id == doc_id]))
+    assert len(parts) == 3
+    write_build(tmp_path, iter(parts), vectors, Manifest.describe(embedder.model_id, ChunkConfig(), kb.manifest.corpus_hash))
+    again = load(tmp_path)
+    assert [p.id for p in again.passages] == [p.id for p in kb.passages]
+    np.testing.assert_array_equal(again.sentences, kb.sentences)
+    assert again.facts == kb.facts
+    assert (again.manifest.documents, again.manifest.passages, again.manifest.kinds) == (3, len(kb.passages), kb.manifest.kinds)
+    np.testing.assert_allclose(again.faiss_index.reconstruct_n(0, len(kb.passages)), kb.faiss_index.reconstruct_n(0, len(kb.passages)), atol=1e-6)
+    np.testing.assert_allclose(again.centroid, kb.centroid, atol=1e-6)
+    np.testing.assert_allclose(bm25_scores(again.bm25, ["生产总值", "增长"]), bm25_scores(kb.bm25, ["生产总值", "增长"]), rtol=1e-6)
 
 
 def test_dense_scores_discount_generic_vectors_and_sentence_similarities_stay_cosines(small_kb_dir, embedder):
