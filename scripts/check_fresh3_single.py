@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Checker for facts_fresh3_single.jsonl (stdlib only)."""
+import json, re, sys, os
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(ROOT, 'eval', 'facts_fresh3_single.jsonl')
+REPORTS = os.path.join(ROOT, 'data', 'reports', '2023_city_reports.txt')
+EARLIER = ['facts_single', 'facts_fresh_single']
+FIELDS = ["id","type","question","city","indicator","period","kind","answer_keys","evidence","split"]
+KINDS = {"amount","growth","share","count"}
+
+def earlier_combos(names):
+    """(city, indicator, period, kind) of the earlier sets: a fresh question must not repeat one."""
+    combos = set()
+    for name in names:
+        for line in open(os.path.join(ROOT, 'eval', name + '.jsonl'), encoding='utf-8'):
+            if line.strip():
+                r = json.loads(line)
+                combos.add((r.get('city'), r.get('indicator'), r.get('period'), r.get('kind')))
+    return combos
+
+
+def load_reports():
+    reps, cur = {}, None
+    for ln in open(REPORTS, encoding='utf-8').read().split('\n'):
+        m = re.match(r'^2023年(\S+?市)(人民)?政府工作报告$', ln.strip())
+        if m:
+            cur = m.group(1); reps[cur] = []; continue
+        if cur: reps[cur].append(ln)
+    return {k: '\n'.join(v) for k, v in reps.items()}
+
+def main():
+    reps = load_reports()
+    used = earlier_combos(EARLIER)
+    errs, ids = [], set()
+    rows = [json.loads(l) for l in open(DATA, encoding='utf-8') if l.strip()]
+    for r in rows:
+        rid = r.get('id')
+        if list(r.keys()) != FIELDS: errs.append(f'{rid}: fields {list(r.keys())}')
+        if rid in ids: errs.append(f'{rid}: duplicate id')
+        ids.add(rid)
+        if r.get('type') != 'single': errs.append(f'{rid}: type')
+        if r.get('split') != 'fresh3': errs.append(f'{rid}: split')
+        if r.get('period') not in ('2022', '2023'): errs.append(f'{rid}: period')
+        if r.get('kind') not in KINDS: errs.append(f'{rid}: kind')
+        if not r.get('question'): errs.append(f'{rid}: empty question')
+        keys = r.get('answer_keys')
+        if not isinstance(keys, list) or not keys: errs.append(f'{rid}: answer_keys'); keys = []
+        city, ev = r.get('city'), r.get('evidence', '')
+        if city not in reps:
+            errs.append(f'{rid}: unknown city {city}')
+        elif not ev or ev not in reps[city]:
+            errs.append(f'{rid}: evidence not in {city} report')
+        for k in keys:
+            if k not in ev: errs.append(f'{rid}: key {k} not in evidence')
+        t = (r.get('city'), r.get('indicator'), r.get('period'), r.get('kind'))
+        if t in used: errs.append(f'{rid}: reuses used tuple {t}')
+    tuples = [(r['city'], r['indicator'], r['period'], r['kind']) for r in rows]
+    if len(set(tuples)) != len(tuples): errs.append('duplicate (city,indicator,period,kind) within file')
+    print(f'{len(rows)} rows, {len({r["city"] for r in rows})} cities, {len({r["indicator"] for r in rows})} indicators')
+    for e in errs: print('ERROR', e)
+    print('PASS' if not errs else f'FAIL ({len(errs)} errors)')
+    return 0 if not errs else 1
+
+if __name__ == '__main__':
+    sys.exit(main())
