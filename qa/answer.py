@@ -10,6 +10,7 @@ Whether the reports answer at all is decided first, from retrieval and span sign
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
@@ -154,17 +155,22 @@ def _facts_for(q: Question, kb) -> FactAnswer | None:
     return found
 
 
+# A wording states a figure when a number follows it in its clause, or opens the next one that goes
+# on with a verb: 「地区生产总值增速力争高于全省1个百分点」「地区生产总值突破千亿元大关,达1000.24亿元」
+# do, 「进出口总额实现正增长,地方一般公共预算收入增长5.5%」 and 「进出口商品展销中心」 do not.
+_NUMBER_IN_CLAUSE = r"[^，。；！？,;!?\n]{0,20}?(?:[，,](?:达到|达|为|完成|实现|增长))?\d"
+
+
 def _quotes_only_other_figures(kb, answer: Answer, indicator: str) -> bool:
-    """Does the passage answer quote figures the extractor read — the asked indicator's of another
-    period or kind, or others that name it only as a sub-item (「跨境电商进出口」 for 进出口总额) or
-    not at all (粮食种植面积 for 粮食总产量)? A wording that starts with the indicator without a
-    figure the extractor could read (「地区生产总值增速力争高于全省」) states it."""
+    """Does the passage answer quote no figure of the asked indicator: only figures the extractor
+    read of another period or kind, or of others that name it only as a sub-item (「跨境电商进出口」
+    for 进出口总额) or not at all (粮食种植面积 for 粮食总产量), or no figure at all after its name?
+    A wording with a number after it that the extractor could not read states it."""
     spans = [(c.passage.doc_id, a, b) for c in answer.citations for a, b in c.spans]
     cited = [f for f in kb.facts if any(f.doc_id == d and a <= f.start and f.end <= b for d, a, b in spans)]
-    quoted = "".join(t for c in answer.citations for t in c.quoted())
-    named = [w for w in load_registry().get(indicator).wordings if w in quoted]
-    return bool(cited) and all(any(f.indicator == indicator or w in f.wording and not f.wording.startswith(w)
-                                   for f in cited) for w in named)
+    quoted = "。".join(t for c in answer.citations for t in c.quoted())
+    stating = [w for w in load_registry().get(indicator).wordings if re.search(re.escape(w) + _NUMBER_IN_CLAUSE, quoted)]
+    return all(any(f.indicator == indicator or w in f.wording and not f.wording.startswith(w) for f in cited) for w in stating)
 
 
 def _with_citations(q: Question, found: FactAnswer, kb, from_passages: Answer) -> Answer:

@@ -202,3 +202,24 @@ def test_a_figure_the_report_does_not_state_is_refused_naming_what_it_does_state
                 if i.name not in stated and any(r in stated for r in i.related) and i.wordings)
     ans = qa.ask(f"宁波去年{name}是多少？")
     assert ans.refused and "没有给出" in ans.text and ans.citations  # the nearby figure, cited
+
+
+def test_a_passage_naming_the_indicator_without_its_figure_gives_way_to_the_refusal(kb):
+    # 宁波's report plans 招商 work in words and states 引进内资 figures, but no growth of 到位资金
+    ans = qa.ask("宁波今年招商引资到位资金计划增长多少？")
+    assert ans.refused and ans.mode == "facts" and "没有给出" in ans.text and "引进内资" in ans.text and ans.citations
+
+
+@pytest.mark.parametrize("quoted, states", [
+    ("地区生产总值增速力争高于全省1个百分点", True),
+    ("地区生产总值突破千亿元大关,达1000.24亿元,增长4.7%", True),  # the next clause goes on with a verb
+    ("进出口总额实现正增长,地方一般公共预算收入增长5.5%以上", False),  # the next clause has its own subject
+    ("丛台区邯郸进出口商品展销中心开业运营,新增外贸实绩企业100家", False),
+])
+def test_a_wording_states_a_figure_only_with_a_number_in_its_clause(quoted, states):
+    import re
+
+    from qa.answer import _NUMBER_IN_CLAUSE
+
+    wording = "进出口" if "进出口" in quoted else "地区生产总值"
+    assert bool(re.search(re.escape(wording) + _NUMBER_IN_CLAUSE, quoted)) == states
