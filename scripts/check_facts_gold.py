@@ -86,6 +86,17 @@ def report_texts(path: Path = REPORTS) -> dict[str, str]:
     return {c: "\n".join(lines) for c, lines in texts.items()}
 
 
+def earlier_combos(names: list[str]) -> set[tuple]:
+    """(city, indicator, period, kind) of the question sets named: a fresh question must not repeat one."""
+    combos = set()
+    for name in names:
+        for line in (ROOT / "eval" / f"{name}.jsonl").read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                r = json.loads(line)
+                combos.add((r.get("city"), r.get("indicator"), r.get("period"), r.get("kind")))
+    return combos
+
+
 def value_forms(value: float) -> list[str]:
     """How a value may be written: 3.0 as 「3.0」, 7 as 「7」, 1 万亿 as 「万亿」 (no digit)."""
     forms = [repr(value)] if isinstance(value, float) else [str(value)]

@@ -14,9 +14,11 @@ import os
 import re
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check_facts_gold import earlier_combos, report_texts  # noqa: E402  (one report split for every checker)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QFILE = os.path.join(ROOT, 'eval', 'facts_fresh3_absent.jsonl')
-REPORTS = os.path.join(ROOT, 'data', 'reports', '2023_city_reports.txt')
 EARLIER = ['facts_absent', 'facts_fresh_absent', 'facts_fresh2_absent', 'facts_gold_absent']
 
 FIELDS = ["id", "type", "question", "city", "indicator", "period", "kind",
@@ -48,35 +50,9 @@ WORDINGS = {
 }
 
 
-def split_reports(path):
-    text = open(path, encoding='utf-8').read()
-    lines = text.split('\n')
-    heads = []
-    for i, l in enumerate(lines):
-        m = re.match(r'^\s*2023年(.+?市)(人民)?政府工作报告\s*$', l)
-        if m:
-            heads.append((i, m.group(1)))
-    reps = {}
-    for k, (i, city) in enumerate(heads):
-        end = heads[k + 1][0] if k + 1 < len(heads) else len(lines)
-        reps[city] = '\n'.join(lines[i:end])
-    return reps
-
-
-def earlier_combos(names):
-    """(city, indicator, period, kind) of the earlier sets: a fresh question must not repeat one."""
-    combos = set()
-    for name in names:
-        for line in open(os.path.join(ROOT, 'eval', name + '.jsonl'), encoding='utf-8'):
-            if line.strip():
-                r = json.loads(line)
-                combos.add((r.get('city'), r.get('indicator'), r.get('period'), r.get('kind')))
-    return combos
-
-
 def main():
     quiet = '--quiet' in sys.argv
-    reps = split_reports(REPORTS)
+    reps = report_texts()
     used = earlier_combos(EARLIER)
     errors = []
     rows = []

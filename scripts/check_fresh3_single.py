@@ -1,35 +1,16 @@
 #!/usr/bin/env python3
 """Checker for facts_fresh3_single.jsonl (stdlib only)."""
 import json, re, sys, os
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check_facts_gold import earlier_combos, report_texts  # noqa: E402  (one report split for every checker)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, 'eval', 'facts_fresh3_single.jsonl')
-REPORTS = os.path.join(ROOT, 'data', 'reports', '2023_city_reports.txt')
 EARLIER = ['facts_single', 'facts_fresh_single']
 FIELDS = ["id","type","question","city","indicator","period","kind","answer_keys","evidence","split"]
 KINDS = {"amount","growth","share","count"}
 
-def earlier_combos(names):
-    """(city, indicator, period, kind) of the earlier sets: a fresh question must not repeat one."""
-    combos = set()
-    for name in names:
-        for line in open(os.path.join(ROOT, 'eval', name + '.jsonl'), encoding='utf-8'):
-            if line.strip():
-                r = json.loads(line)
-                combos.add((r.get('city'), r.get('indicator'), r.get('period'), r.get('kind')))
-    return combos
-
-
-def load_reports():
-    reps, cur = {}, None
-    for ln in open(REPORTS, encoding='utf-8').read().split('\n'):
-        m = re.match(r'^2023年(\S+?市)(人民)?政府工作报告$', ln.strip())
-        if m:
-            cur = m.group(1); reps[cur] = []; continue
-        if cur: reps[cur].append(ln)
-    return {k: '\n'.join(v) for k, v in reps.items()}
-
 def main():
-    reps = load_reports()
+    reps = report_texts()
     used = earlier_combos(EARLIER)
     errs, ids = [], set()
     rows = [json.loads(l) for l in open(DATA, encoding='utf-8') if l.strip()]

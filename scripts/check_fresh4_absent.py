@@ -9,6 +9,8 @@ report where wordings of the asked indicator occur so absences can be re-read.
 Usage: python3 check_fresh4_absent.py [--quiet] [--repo ROOT]
 """
 import json, os, re, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check_facts_gold import report_texts  # noqa: E402  (one report split for every checker)
 from collections import Counter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -56,21 +58,9 @@ def find_data():
     return os.path.join(REPO, 'eval', 'facts_fresh4_absent.jsonl')
 
 
-def load_reports():
-    path = os.path.join(REPO, 'data', 'reports', '2023_city_reports.txt')
-    lines = open(path, encoding='utf-8').read().split('\n')
-    pat = re.compile(r'^\s*2023年(.+?市)(人民)?政府工作报告\s*$')
-    idx = [(i, pat.match(l).group(1)) for i, l in enumerate(lines) if pat.match(l)]
-    reps = {}
-    for k, (i, c) in enumerate(idx):
-        j = idx[k + 1][0] if k + 1 < len(idx) else len(lines)
-        reps[c] = '\n'.join(lines[i:j])
-    return reps
-
-
 def main():
     data = find_data()
-    reps = load_reports()
+    reps = report_texts()
     errs = []
     rows = []
     for n, line in enumerate(open(data, encoding='utf-8'), 1):

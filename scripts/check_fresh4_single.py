@@ -17,6 +17,9 @@ import os
 import re
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check_facts_gold import earlier_combos, report_texts  # noqa: E402  (one report split for every checker)
+
 FIELDS = ["id", "type", "question", "city", "indicator", "period", "kind",
           "answer_keys", "evidence", "split"]
 KINDS = {"amount", "growth", "share", "count"}
@@ -29,36 +32,14 @@ def repo_root():
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # scripts/..
 
 
-def load_reports(path):
-    reports, cur = {}, None
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            m = TITLE_RE.match(line.rstrip("\n"))
-            if m:
-                cur = m.group(1)
-                reports.setdefault(cur, [])
-                continue
-            if cur is not None:
-                reports[cur].append(line)
-    return {c: "".join(v) for c, v in reports.items()}
-
-
 def main():
     root = repo_root()
     qpath = os.path.join(root, "eval", "facts_fresh4_single.jsonl")
-    rpath = os.path.join(root, "data", "reports", "2023_city_reports.txt")
     print("questions:", qpath)
-    print("reports:  ", rpath)
-    reports = load_reports(rpath)
+    reports = report_texts()
     print("cities in reports:", len(reports))
 
-    used = set()
-    for name in ("facts_single", "facts_fresh_single", "facts_fresh3_single"):
-        with open(os.path.join(root, "eval", name + ".jsonl"), encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    r = json.loads(line)
-                    used.add((r["city"], r["indicator"], r["period"], r["kind"]))
+    used = earlier_combos(["facts_single", "facts_fresh_single", "facts_fresh3_single"])
 
     errors = []
     ids, tuples = set(), {}
