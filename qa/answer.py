@@ -145,11 +145,11 @@ def fact_answer(q: Question, kb, from_passages: Answer) -> Answer | None:
 def _facts_for(q: Question, kb) -> FactAnswer | None:
     """The facts answer for the kind asked; a question that names no kind (「财政收入今年的目标？」)
     takes the first kind the report states."""
-    found = answer_from_facts(FactQuery(q.indicator, q.value_kind, q.scope, q.period, q.intent), kb.facts)
+    found = answer_from_facts(FactQuery(q.indicator, q.value_kind, q.scope, q.period, q.intent), kb.fact_table)
     if found is None or not found.refused or q.kind_named:
         return found
     for kind in load_registry().get(q.indicator).kinds:
-        other = answer_from_facts(FactQuery(q.indicator, kind, q.scope, q.period, q.intent), kb.facts)
+        other = answer_from_facts(FactQuery(q.indicator, kind, q.scope, q.period, q.intent), kb.fact_table)
         if other is not None and not other.refused:
             return other
     return found
@@ -167,7 +167,7 @@ def _quotes_only_other_figures(kb, answer: Answer, indicator: str) -> bool:
     for 进出口总额) or not at all (粮食种植面积 for 粮食总产量), or no figure at all after its name?
     A wording with a number after it that the extractor could not read states it."""
     spans = [(c.passage.doc_id, a, b) for c in answer.citations for a, b in c.spans]
-    cited = [f for f in kb.facts if any(f.doc_id == d and a <= f.start and f.end <= b for d, a, b in spans)]
+    cited = [f for d, a, b in spans for f in kb.fact_table.by_doc.get(d, ()) if a <= f.start and f.end <= b]
     quoted = "。".join(t for c in answer.citations for t in c.quoted())
     stating = [w for w in load_registry().get(indicator).wordings if re.search(re.escape(w) + _NUMBER_IN_CLAUSE, quoted)]
     return all(any(f.indicator == indicator or w in f.wording and not f.wording.startswith(w) for f in cited) for w in stating)

@@ -867,12 +867,27 @@ class _Cites:
         return self.facts.index(fact) + 1
 
 
-def answer_from_facts(query: FactQuery, facts: list[Fact]) -> FactAnswer | None:
+class FactTable:
+    """The facts grouped by indicator, city and report, so that a question reads the few it needs
+    (4.7 M facts at 1000x the reports: one pass over all of them takes seconds)."""
+
+    def __init__(self, facts: list[Fact]):
+        self.by_indicator: dict[str, list[Fact]] = {}
+        self.by_city: dict[str | None, list[Fact]] = {}
+        self.by_doc: dict[str, list[Fact]] = {}
+        for f in facts:
+            self.by_indicator.setdefault(f.indicator, []).append(f)
+            self.by_city.setdefault(f.city, []).append(f)
+            self.by_doc.setdefault(f.doc_id, []).append(f)
+
+
+def answer_from_facts(query: FactQuery, facts: list[Fact] | FactTable) -> FactAnswer | None:
     """A cited answer from the facts, or None when the question names no known indicator."""
     if not query.indicator or load_registry().get(query.indicator) is None:
         return None
+    facts = facts if isinstance(facts, FactTable) else FactTable(facts)
     # A rank (「增速排名全省第3位」) is kept under the canonical name but is no headline figure.
-    pool = [f for f in facts if (f.headline or query.kind == "rank") and f.indicator == query.indicator
+    pool = [f for f in facts.by_indicator.get(query.indicator, ()) if (f.headline or query.kind == "rank")
             and f.period == query.period and f.kind == query.kind]
     if not query.cities:
         if query.intent.kind != "rank":
@@ -952,7 +967,7 @@ def _num(x: float) -> str:
     return text or "0"
 
 
-def _single_answer(query: FactQuery, pool: list[Fact], facts: list[Fact]) -> FactAnswer:
+def _single_answer(query: FactQuery, pool: list[Fact], facts: FactTable) -> FactAnswer:
     city = query.cities[0]
     cites = _Cites()
     found = _distinct(_city_facts(pool, city, query.new))
@@ -978,12 +993,12 @@ def _conflict_text(query: FactQuery, city: str, found: list[Fact], cites: _Cites
     return f"知识库中有{len(found)}份报告给出的{city}{_label(query)}不一致：{parts}。请核对原文。"
 
 
-def _absent_answer(query: FactQuery, city: str, facts: list[Fact]) -> FactAnswer:
+def _absent_answer(query: FactQuery, city: str, facts: FactTable) -> FactAnswer:
     cites = _Cites()
     label = _label(query)
-    if not any(f.city == city for f in facts):
+    if not facts.by_city.get(city):
         return FactAnswer(f"知识库中没有{city}的报告，无法回答{city}{label}。", (), True)
-    nearby = _nearby(query, city, facts)
+    nearby = _nearby(query, facts.by_city[city])
     text = f"报告没有给出{city}{label}"
     if nearby:
         parts = "，".join(f"{_nearby_label(query, f)}{render_value(f)}[{cites.mark(f)}]" for f in nearby)
@@ -991,11 +1006,10 @@ def _absent_answer(query: FactQuery, city: str, facts: list[Fact]) -> FactAnswer
     return FactAnswer(text + "。", tuple(cites.facts), True)
 
 
-def _nearby(query: FactQuery, city: str, facts: list[Fact], limit: int = 3) -> list[Fact]:
-    """What the report does state near the asked figure: the same indicator in another kind or
-    period, then the related indicators, then statistics whose wording shares the topic."""
+def _nearby(query: FactQuery, mine: list[Fact], limit: int = 3) -> list[Fact]:
+    """What the city's report (its facts: mine) does state near the asked figure: the same indicator
+    in another kind or period, then the related indicators, then statistics whose wording shares the topic."""
     ind = load_registry().get(query.indicator)
-    mine = [f for f in facts if f.city == city]
     same_period = [f for f in mine if f.period == query.period]
     picks: list[Fact] = []
     picks += [f for f in same_period if f.headline and f.indicator == query.indicator]
@@ -1021,13 +1035,13 @@ def _nearby_label(query: FactQuery, f: Fact) -> str:
     return when + (f.wording if f.headline and f.wording else f.indicator)
 
 
-def _compare_answer(query: FactQuery, pool: list[Fact], facts: list[Fact]) -> FactAnswer:
+def _compare_answer(query: FactQuery, pool: list[Fact], facts: FactTable) -> FactAnswer:
     cites = _Cites()
     parts, rows, conflicts = [], [], []
     for city in query.cities:
         found = _distinct(_city_facts(pool, city, query.new))
         if not found:
-            note = "报告未给出" if any(f.city == city for f in facts) else "知识库中没有该市的报告"
+            note = "报告未给出" if facts.by_city.get(city) else "知识库中没有该市的报告"
             parts.append(f"{city}{note}")
             rows.append(FactRow(city, None, "", (), None, note))
         elif len(found) > 1:
@@ -1048,7 +1062,7 @@ def _compare_answer(query: FactQuery, pool: list[Fact], facts: list[Fact]) -> Fa
 _CN_COUNT = {2: "两", 3: "三", 4: "四", 5: "五", 6: "六", 7: "七", 8: "八", 9: "九", 10: "十"}
 
 
-def _rank_answer(query: FactQuery, pool: list[Fact], facts: list[Fact], whole_kb: bool) -> FactAnswer:
+def _rank_answer(query: FactQuery, pool: list[Fact], facts: FactTable, whole_kb: bool) -> FactAnswer:
     cities = query.cities or tuple(dict.fromkeys(f.city for f in pool if f.city))
     cites = _Cites()
     stated, missing, conflicts, mixed = _gather(pool, cities, query.new)
@@ -1078,10 +1092,9 @@ def _rank_answer(query: FactQuery, pool: list[Fact], facts: list[Fact], whole_kb
             f"{i}. {f.city} {_with_unit(f, unit)}[{cites.mark(f)}]" for i, (f, _) in enumerate(shown, 1)) + "。")
     lines += _left_out(mixed, odd, conflicts, unit, cites)
     if whole_kb:
-        reports = {f.doc_id for f in facts}
         stating = {f.doc_id for f in pool}
-        if len(reports - stating):
-            lines.append(f"另有{len(reports - stating)}份报告没有给出{label}。")
+        if len(facts.by_doc.keys() - stating):
+            lines.append(f"另有{len(facts.by_doc.keys() - stating)}份报告没有给出{label}。")
     elif missing:
         lines.append("、".join(missing) + f"的报告没有给出{label}。")
     rows = tuple(
@@ -1100,8 +1113,11 @@ def _rank_answer(query: FactQuery, pool: list[Fact], facts: list[Fact], whole_kb
 def _gather(pool: list[Fact], cities: tuple[str, ...], new: bool) -> tuple[list[Fact], list[str], list[tuple[Fact, ...]], list[Fact]]:
     """Per city: its value, or missing, or a conflict; new counts set apart when others are totals."""
     stated, missing, conflicts = [], [], []
+    by_city: dict[str | None, list[Fact]] = {}
+    for f in pool:  # once: a whole-knowledge-base ranking at 1000x has 24,000 cities
+        by_city.setdefault(f.city, []).append(f)
     for city in cities:
-        found = _distinct(_city_facts(pool, city, new))
+        found = _distinct(_city_facts(by_city.get(city, []), city, new))
         if not found:
             missing.append(city)
         elif len(found) > 1:
@@ -1110,7 +1126,8 @@ def _gather(pool: list[Fact], cities: tuple[str, ...], new: bool) -> tuple[list[
             stated.append(found[0])
     others = [f for f in stated if bool(_shown_name(f, "")) != new]
     mixed = others if 0 < len(others) < len(stated) else []  # new counts do not rank against totals
-    return [f for f in stated if f not in mixed], missing, conflicts, mixed
+    set_apart = set(mixed)
+    return [f for f in stated if f not in set_apart], missing, conflicts, mixed
 
 
 def _left_out(mixed: list[Fact], odd: list[Fact], conflicts: list[tuple[Fact, ...]], unit: str, cites: _Cites) -> list[str]:

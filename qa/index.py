@@ -43,7 +43,7 @@ import numpy as np
 from .chunking import CHUNKER_VERSION, ChunkConfig, chunk_document, keyword_text
 from .config import DEFAULT_DATA_DIR, PROJECT_DIR, from_env
 from .errors import IndexCorruptError, IndexMissingError, KnowledgeBaseError
-from .facts import FACTS_VERSION, REGISTRY_FILE, Fact, extract_facts, read_facts, write_facts
+from .facts import FACTS_VERSION, REGISTRY_FILE, Fact, FactTable, extract_facts, read_facts, write_facts
 from .generic_search import FOLDER as GENERIC_KEYWORDS, build_generic_keywords, generic_rows, load_generic_keywords
 from .ingest import label_versions, list_files, load_documents
 from .keywords import add_words, build_bm25, in_vocabulary, load_bm25, save_bm25, tokenize_zh
@@ -271,12 +271,21 @@ class KnowledgeBase:
         return self.passages[rows[bisect.bisect_right(starts, offset) - 1]]
 
     @cached_property
+    def fact_table(self) -> FactTable:
+        """The facts grouped by indicator, city and report (what answers read)."""
+        return FactTable(self.facts)
+
+    @cached_property
     def _passage_starts(self) -> dict[str, tuple[list[int], list[int]]]:
         by_doc: dict[str, tuple[list[int], list[int]]] = {}
-        for row, p in sorted(enumerate(self.passages), key=lambda rp: (rp[1].doc_id, rp[1].start)):
+        for row, p in enumerate(self.passages):  # rows hold each document's passages in order
             starts, rows = by_doc.setdefault(p.doc_id, ([], []))
             starts.append(p.start)
             rows.append(row)
+        for doc_id, (starts, rows) in by_doc.items():
+            if any(a > b for a, b in zip(starts, starts[1:])):  # not written by write_build: sort
+                pairs = sorted(zip(starts, rows))
+                by_doc[doc_id] = ([a for a, _ in pairs], [r for _, r in pairs])
         return by_doc
     # Rows of generic passages (embedded whole: one "sentence" each) and their keyword index.
     generic_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -622,9 +631,11 @@ def load(root: Path | None = None) -> KnowledgeBase:
         by_city.setdefault(p.city, []).append(i)
     # Sentences are stored passage by passage: passage row r owns sentences [first[r], first[r+1]).
     first = np.searchsorted(sentence_rows[:, 0], np.arange(len(passages) + 1))
-    return KnowledgeBase(root, manifest, documents, passages, faiss_index, bm25,
-                         {c: np.asarray(r, dtype=np.int64) for c, r in by_city.items()},
-                         sentence_index, sentence_rows, first, centroid, facts, generic_rows(passages), generic_bm25)
+    kb = KnowledgeBase(root, manifest, documents, passages, faiss_index, bm25,
+                       {c: np.asarray(r, dtype=np.int64) for c, r in by_city.items()},
+                       sentence_index, sentence_rows, first, centroid, facts, generic_rows(passages), generic_bm25)
+    kb.fact_table, kb._passage_starts  # noqa: B018  built now, not at the first question (seconds at 1000x)
+    return kb
 
 
 def _passages(rows: list[tuple], documents: dict[str, Document], build_dir: Path) -> list[Passage]:

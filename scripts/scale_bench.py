@@ -37,7 +37,8 @@ import faiss
 import numpy as np
 
 from qa.chunking import ChunkConfig
-from qa.config import RetrievalConfig
+from qa.answer import extractive_answer, fact_answer, gather
+from qa.config import RetrievalConfig, from_env
 from qa.evaluate import load_items, percentile
 from qa.index import Manifest, Part, load, mean_vectors, write_build
 from qa.pipeline import get_embedder, open_kb
@@ -237,12 +238,32 @@ def query_phase(args) -> dict:
                 search(kb, emb, q, 5, settings)
                 ms.append((time.perf_counter() - t) * 1000)
             out[f"query {label} p50/p95 ms ({len(ms)} questions, {what})"] = f"{percentile(ms, 50):.1f} / {percentile(ms, 95):.1f}"
+    out.update(answer_times(kb, embedder))
     out["memory_after_queries_mb"] = memory_mb()
     out["peak_own_memory_mb through the queries (RssAnon, sampled)"] = own.peak_mb
     if not args.skip_recall:
         out.update(recall_at_10(kb, embedder, RetrievalConfig()))
     out["memory_at_end_mb"] = memory_mb()
     return out
+
+
+def answer_times(kb, embedder) -> dict:
+    """qa.ask's steps on the report-fact questions (single, compare, whole-KB rankings, absent):
+    evidence and the passage answer, then the facts answer."""
+    config = from_env()
+    qs = questions(("facts_single", "facts_compare", "facts_absent"))
+    step, total = [], []
+    for q in qs:
+        t0 = time.perf_counter()
+        e = gather(q, 5, None, kb, embedder, config)
+        passage_answer = extractive_answer(e, config.answer)
+        t1 = time.perf_counter()
+        fact_answer(e.question, kb, passage_answer)
+        t2 = time.perf_counter()
+        step.append((t2 - t1) * 1000)
+        total.append((t2 - t0) * 1000)
+    return {f"answer ({len(qs)} fact questions) p50/p95 ms": f"{percentile(total, 50):.1f} / {percentile(total, 95):.1f}",
+            "of which the facts step p50/p95 ms": f"{percentile(step, 50):.1f} / {percentile(step, 95):.1f}"}
 
 
 def build_vectors_only(args) -> dict:
