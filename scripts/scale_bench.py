@@ -1,15 +1,17 @@
 """Scale benchmark: the pipeline on a corpus N times the bundled one (default 100x).
 
     .venv/bin/python scripts/scale_bench.py --factor 100
+    .venv/bin/python scripts/scale_bench.py --factor 1000 --out DIR --build-only   # then:
+    .venv/bin/python scripts/scale_bench.py --factor 1000 --out DIR --query-only [--skip-recall]
 
 The corpus: synthetic copies of the bundled reports with every city name replaced by a made-up
 two-character name (same length, so every offset stays valid). Embedding 100x the corpus on 2 cores
 would take hours, so a copy reuses the real vectors of its original sentences, slightly perturbed
 and re-normalised (written to a file on disk, a copy at a time: 1000x is 12.6 GB), its passage
 vectors are their means, and its facts are the originals' with the report renamed. Everything
-else is the real code: index choice and build (qa.index.write_build), BM25 over jieba tokens of
-all the text, the SQLite store, loading, and queries through `qa.retrieval.search` with the real
-embedder.
+else is the real code: index choice and build (qa.index.write_build, a copy per qa.index.Part, made
+as the build reads it), BM25 over jieba tokens of all the text, the SQLite store, loading, queries
+through `qa.retrieval.search` with the real embedder, and qa.ask's answer steps on the fact questions.
 
 Loading and queries run in a fresh process (`--query-only`), so its resident memory is what a
 server holding this index needs, not what the build left behind. Recall@10 of the approximate
