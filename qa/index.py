@@ -51,7 +51,6 @@ from .kinds import GENERIC, REPORT, embedding_units
 from .query import city_aliases, synonym_groups
 from .schema import Document, Passage
 from .shipped_vectors import ShippedVectors, load_shipped
-from .text import split_sentences
 from .vector_index import FLAT_MAX_VECTORS, read_vector_index, write_vector_index  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)

@@ -86,6 +86,18 @@ def report_texts(path: Path = REPORTS) -> dict[str, str]:
     return {c: "\n".join(lines) for c, lines in texts.items()}
 
 
+def read_jsonl(path) -> tuple[list[dict], list[str]]:
+    """The records of a JSONL file, and an error for each line that is not JSON."""
+    rows, errors = [], []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                errors.append(f"line {n}: bad JSON {e}")
+    return rows, errors
+
+
 def earlier_combos(names: list[str]) -> set[tuple]:
     """(city, indicator, period, kind) of the question sets named: a fresh question must not repeat one."""
     combos = set()

@@ -9,13 +9,12 @@
   occur in that city's report (~30 chars around), so absences can be re-read.
 Usage: python3 python scripts/check_fresh3_absent.py [--quiet]
 """
-import json
 import os
 import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_facts_gold import earlier_combos, report_texts  # noqa: E402  (one report split for every checker)
+from check_facts_gold import earlier_combos, read_jsonl, report_texts  # noqa: E402  (one report split for every checker)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QFILE = os.path.join(ROOT, 'eval', 'facts_fresh3_absent.jsonl')
@@ -54,15 +53,7 @@ def main():
     quiet = '--quiet' in sys.argv
     reps = report_texts()
     used = earlier_combos(EARLIER)
-    errors = []
-    rows = []
-    for n, line in enumerate(open(QFILE, encoding='utf-8'), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except Exception as e:
-            errors.append(f'line {n}: bad JSON {e}')
+    rows, errors = read_jsonl(QFILE)
     ids = [r.get('id') for r in rows]
     if len(ids) != len(set(ids)):
         errors.append('duplicate ids')

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Checker for facts_fresh3_single.jsonl (stdlib only)."""
-import json, re, sys, os
+import sys, os
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_facts_gold import earlier_combos, report_texts  # noqa: E402  (one report split for every checker)
+from check_facts_gold import earlier_combos, read_jsonl, report_texts  # noqa: E402  (one report split for every checker)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, 'eval', 'facts_fresh3_single.jsonl')
 EARLIER = ['facts_single', 'facts_fresh_single']
@@ -12,8 +12,8 @@ KINDS = {"amount","growth","share","count"}
 def main():
     reps = report_texts()
     used = earlier_combos(EARLIER)
-    errs, ids = [], set()
-    rows = [json.loads(l) for l in open(DATA, encoding='utf-8') if l.strip()]
+    rows, errs = read_jsonl(DATA)
+    ids = set()
     for r in rows:
         rid = r.get('id')
         if list(r.keys()) != FIELDS: errs.append(f'{rid}: fields {list(r.keys())}')

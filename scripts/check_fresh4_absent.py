@@ -8,9 +8,9 @@ ids, values, that `related` is an exact substring of the city's report, that no
 report where wordings of the asked indicator occur so absences can be re-read.
 Usage: python3 check_fresh4_absent.py [--quiet] [--repo ROOT]
 """
-import json, os, re, sys
+import os, re, sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_facts_gold import report_texts  # noqa: E402  (one report split for every checker)
+from check_facts_gold import read_jsonl, report_texts  # noqa: E402  (one report split for every checker)
 from collections import Counter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -61,15 +61,7 @@ def find_data():
 def main():
     data = find_data()
     reps = report_texts()
-    errs = []
-    rows = []
-    for n, line in enumerate(open(data, encoding='utf-8'), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except Exception as e:
-            errs.append(f'line {n}: bad json {e}')
+    rows, errs = read_jsonl(data)
     ids = Counter(r.get('id') for r in rows)
     for i, c in ids.items():
         if c > 1:
