@@ -313,11 +313,16 @@ def _side_of(text: str, match) -> tuple[str, str]:
     return name, text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
 
 
+# Words that say the figure is the whole city's, which is what the facts table holds
+# (「全市固定资产投资」「全社会研发经费投入强度」): they do not narrow the question.
+_WHOLE_CITY_RE = re.compile(r"全市|全社会")
+
+
 def _asks_only(text: str, start: int, end: int, cities: list[str], topic: list[str]) -> bool:
     """Every topic word outside the indicator's name says which value is asked, and no topic word
     is a compound of that name (「消费券」 is not 消费)."""
     named = text[start:end].lower()
-    rest = topic_terms(text[:start] + " " + text[end:], cities)
+    rest = topic_terms(_WHOLE_CITY_RE.sub(" ", text[:start] + " " + text[end:]), cities)
     return all(_VALUE_WORDS_RE.fullmatch(t) for t in rest) and not any(named in t and t != named for t in topic)
 
 

@@ -142,3 +142,13 @@ def test_a_compound_jieba_does_not_know_stays_one_topic_word():
     assert "消费券" in analyze(question, CITIES, 2023).topic
     assert not _states(question, "社会消费品零售总额1044.7亿元、下降0.3%。")
     assert _states(question, "分三批向市民发放消费券800万元。")
+
+
+@pytest.mark.parametrize("question, only", [
+    ("龙南去年全市固定资产投资完成了多少亿元？", True),  # 全市: the whole city's figure, as the table holds
+    ("温州去年全社会研发经费投入强度达到了多少？", True),
+    ("龙南去年园区固定资产投资完成了多少亿元？", False),  # a park's: narrower than the city's
+    ("温州去年工业固定资产投资增长多少？", False),
+])
+def test_whole_city_words_do_not_narrow_an_indicator_question(question, only):
+    assert analyze(question, CITIES, 2023).only_the_indicator is only
