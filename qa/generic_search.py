@@ -37,10 +37,6 @@ def generic_keyword_text(passage: Passage) -> str:
     return f"{passage.title}\n{passage.text}"
 
 
-def generic_rows(passages: list[Passage]) -> np.ndarray:
-    return np.array([i for i, p in enumerate(passages) if p.kind == GENERIC], dtype=np.int64)
-
-
 def build_generic_keywords(generic: list[Passage], folder: Path) -> None:
     """The keyword index of the generic passages (given in row order), saved in folder; none without them."""
     if generic:

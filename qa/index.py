@@ -19,7 +19,6 @@ Layout of a knowledge-base folder:
 """
 from __future__ import annotations
 
-import bisect
 import fcntl
 import hashlib
 import itertools
@@ -44,11 +43,12 @@ from .chunking import CHUNKER_VERSION, ChunkConfig, chunk_document, keyword_text
 from .config import DEFAULT_DATA_DIR, PROJECT_DIR, from_env
 from .errors import IndexCorruptError, IndexMissingError, KnowledgeBaseError
 from .facts import FACTS_VERSION, REGISTRY_FILE, Fact, FactTable, extract_facts, read_facts, write_facts
-from .generic_search import FOLDER as GENERIC_KEYWORDS, build_generic_keywords, generic_rows, load_generic_keywords
+from .generic_search import FOLDER as GENERIC_KEYWORDS, build_generic_keywords, load_generic_keywords
 from .ingest import label_versions, list_files, load_documents
 from .keywords import add_words, build_bm25, in_vocabulary, load_bm25, save_bm25, tokenize_zh
 from .kinds import GENERIC, REPORT, embedding_units
 from .query import city_aliases, synonym_groups
+from .passage_table import PassageTable
 from .schema import Document, Passage
 from .shipped_vectors import ShippedVectors, load_shipped
 from .vector_index import FLAT_MAX_VECTORS, read_vector_index, write_vector_index  # noqa: F401 (re-exported)
@@ -254,7 +254,7 @@ class KnowledgeBase:
     root: Path
     manifest: Manifest
     documents: dict[str, Document]
-    passages: list[Passage]  # row i <-> FAISS id i <-> BM25 doc i
+    passages: PassageTable  # row i <-> FAISS id i <-> BM25 doc i
     faiss_index: faiss.Index
     bm25: object
     rows_by_city: dict[str | None, np.ndarray]
@@ -267,7 +267,7 @@ class KnowledgeBase:
     def passage_at(self, doc_id: str, offset: int) -> Passage:
         """The passage of a document that holds a character offset."""
         starts, rows = self._passage_starts[doc_id]
-        return self.passages[rows[bisect.bisect_right(starts, offset) - 1]]
+        return self.passages[int(rows[np.searchsorted(starts, offset, side="right") - 1])]
 
     @cached_property
     def fact_table(self) -> FactTable:
@@ -275,17 +275,9 @@ class KnowledgeBase:
         return FactTable(self.facts)
 
     @cached_property
-    def _passage_starts(self) -> dict[str, tuple[list[int], list[int]]]:
-        by_doc: dict[str, tuple[list[int], list[int]]] = {}
-        for row, p in enumerate(self.passages):  # rows hold each document's passages in order
-            starts, rows = by_doc.setdefault(p.doc_id, ([], []))
-            starts.append(p.start)
-            rows.append(row)
-        for doc_id, (starts, rows) in by_doc.items():
-            if any(a > b for a, b in zip(starts, starts[1:])):  # not written by write_build: sort
-                pairs = sorted(zip(starts, rows))
-                by_doc[doc_id] = ([a for a, _ in pairs], [r for _, r in pairs])
-        return by_doc
+    def _passage_starts(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        return self.passages.starts_by_doc()
+
     # Rows of generic passages (embedded whole: one "sentence" each) and their keyword index.
     generic_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     generic_bm25: object = None
@@ -602,7 +594,10 @@ def load(root: Path | None = None) -> KnowledgeBase:
             r[0]: Document(doc_id=r[0], title=r[1], city=r[2], year=r[3], source=r[4], text=r[5], kind=r[6])
             for r in conn.execute("SELECT doc_id, title, city, year, source, text, kind FROM documents")
         }
-        rows = conn.execute("SELECT id, doc_id, section, start, end FROM passages ORDER BY row").fetchall()
+        try:
+            passages = PassageTable.from_rows(conn.execute("SELECT id, doc_id, section, start, end FROM passages ORDER BY row"), documents)
+        except ValueError as exc:
+            raise IndexCorruptError(f"{build_dir / 'store.sqlite'} 已损坏（{exc}）；{REBUILD}") from exc
         # np.fromiter: no list of row tuples (≈ 1 GB at 8 M sentences)
         cursor = conn.execute("SELECT row, start, end FROM sentences ORDER BY srow")
         sentence_rows = np.fromiter(itertools.chain.from_iterable(cursor), dtype=np.int64).reshape(-1, 3)
@@ -610,7 +605,6 @@ def load(root: Path | None = None) -> KnowledgeBase:
         conn.close()
     except sqlite3.DatabaseError as exc:
         raise IndexCorruptError(f"{build_dir / 'store.sqlite'} 已损坏（{exc}）；{REBUILD}") from exc
-    passages = _passages(rows, documents, build_dir)
     centroid = np.asarray(manifest.sentence_centroid, dtype=np.float32)
     if centroid.shape != (faiss_index.d,) or not np.isfinite(centroid).all():
         raise IndexCorruptError(f"{build_dir / 'manifest.json'} 缺少 {faiss_index.d} 维的句向量中心；{REBUILD}")
@@ -625,30 +619,13 @@ def load(root: Path | None = None) -> KnowledgeBase:
     except (OSError, ValueError, KeyError) as exc:
         raise IndexCorruptError(f"{build_dir / 'bm25'} 已损坏（{exc}）；{REBUILD}") from exc
     _teach_tokenizer(documents.values())
-    by_city: dict[str | None, list[int]] = {}
-    for i, p in enumerate(passages):
-        by_city.setdefault(p.city, []).append(i)
     # Sentences are stored passage by passage: passage row r owns sentences [first[r], first[r+1]).
     first = np.searchsorted(sentence_rows[:, 0], np.arange(len(passages) + 1))
-    kb = KnowledgeBase(root, manifest, documents, passages, faiss_index, bm25,
-                       {c: np.asarray(r, dtype=np.int64) for c, r in by_city.items()},
-                       sentence_index, sentence_rows, first, centroid, facts, generic_rows(passages), generic_bm25)
+    kb = KnowledgeBase(root, manifest, documents, passages, faiss_index, bm25, passages.rows_by(lambda d: d.city),
+                       sentence_index, sentence_rows, first, centroid, facts,
+                       passages.rows_where(lambda d: d.kind == GENERIC), generic_bm25)
     kb.fact_table, kb._passage_starts  # noqa: B018  built now, not at the first question (seconds at 1000x)
     return kb
-
-
-def _passages(rows: list[tuple], documents: dict[str, Document], build_dir: Path) -> list[Passage]:
-    """The passages of the store's rows; IndexCorruptError for a row that names no document or
-    holds a value of the wrong type."""
-    passages = []
-    for pid, doc_id, section, start, end in rows:
-        d = documents.get(doc_id)
-        if d is None or not isinstance(section, str) or not (
-                isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= len(d.text)):
-            raise IndexCorruptError(f"{build_dir / 'store.sqlite'} 已损坏（段落 {pid} 的文档或位置不对）；{REBUILD}")
-        passages.append(Passage(id=pid, text=d.text[start:end], title=d.title, city=d.city, year=d.year,
-                                section=sys.intern(section), source=d.source, start=start, end=end, doc_id=doc_id, kind=d.kind))
-    return passages
 
 
 def _read_faiss(path: Path):

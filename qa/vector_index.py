@@ -5,12 +5,11 @@ from a .npy file beside it, that score them (break-even points in docs/measureme
 
     n ≤ FLAT_MAX_VECTORS        IndexFlatIP                 in RAM, exact
     n ≤ COMPRESS_MIN_VECTORS    IVF{4√n},Flat + direct map  in RAM (4·d bytes a vector)
-    above                       IVF{4√n},SQ8 (mmap) + NAME.npy float32 (mmap): resident memory is
-                                what queries touch; the kernel can drop it again
+    above                       IVF{4√n},SQ8 (mmap) + NAME.npy float32 read with pread: resident
+                                memory is the IVF lists queries touch; the kernel can drop them again
 """
 from __future__ import annotations
 
-import mmap
 import os
 from pathlib import Path
 
@@ -88,12 +87,54 @@ def write_npy(path: Path, blocks, shape: tuple[int, int]) -> None:
         raise ValueError(f"{path}: {rows} rows written, {shape[0]} expected")
 
 
+class ExactRows:
+    """The exact vectors of a .npy file, read with pread a run of rows at a time. Not mapped: the
+    pages read stay the kernel's page cache, never this process's resident memory (mapped, they
+    counted as resident: 12-14 GB at 1000x), and concurrent readers share one descriptor."""
+
+    def __init__(self, path: Path):
+        self._file = open(path, "rb")
+        if np.lib.format.read_magic(self._file) != (1, 0):  # as write_npy writes it
+            raise ValueError(f"{path}: not a .npy file of format 1.0")
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(self._file)
+        if len(shape) != 2 or fortran or dtype != np.float32:
+            raise ValueError(f"{path}: not a C-ordered float32 matrix ({shape}, {dtype})")
+        self.shape, self.dtype, self._offset = shape, dtype, self._file.tell()
+        self._row_bytes = shape[1] * dtype.itemsize
+        if os.fstat(self._file.fileno()).st_size != self._offset + shape[0] * self._row_bytes:
+            raise ValueError(f"{path}: size does not match {shape}")
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def rows(self, ids) -> np.ndarray:
+        """The vectors of ids (any order, repeats allowed); adjacent ids are read together."""
+        unique, inverse = np.unique(np.asarray(ids, dtype=np.int64), return_inverse=True)
+        if len(unique) and not (0 <= unique[0] and unique[-1] < self.shape[0]):
+            raise IndexError(f"row out of range 0..{self.shape[0] - 1}")
+        out = np.empty((len(unique), self.shape[1]), self.dtype)
+        runs = np.split(np.arange(len(unique)), np.flatnonzero(np.diff(unique) != 1) + 1) if len(unique) else []
+        for run in runs:
+            out[run[0] : run[-1] + 1] = self.range(int(unique[run[0]]), len(run))
+        return out[inverse]
+
+    def range(self, first: int, n: int) -> np.ndarray:
+        n = max(0, min(n, self.shape[0] - first))
+        data = os.pread(self._file.fileno(), n * self._row_bytes, self._offset + first * self._row_bytes)
+        return np.frombuffer(data, self.dtype).reshape(n, self.shape[1])
+
+    def __getitem__(self, rows: slice) -> np.ndarray:  # chunks, for exact_top
+        start, stop, _ = rows.indices(self.shape[0])
+        return self.range(start, stop - start)
+
+
 class RefinedIndex:
     """A compressed IVF index that proposes k·k_factor candidates and exact vectors that rescore
-    them; reconstruct* read the exact vectors. Both are memory-mapped. It answers the calls
-    retrieval makes of a FAISS index (search, reconstruct_batch, ntotal, d)."""
+    them; reconstruct* read the exact vectors. The IVF lists are memory-mapped, the exact vectors
+    read from their file. It answers the calls retrieval makes of a FAISS index (search,
+    reconstruct_batch, ntotal, d)."""
 
-    def __init__(self, coarse: faiss.IndexIVF, exact: np.ndarray):
+    def __init__(self, coarse: faiss.IndexIVF, exact: ExactRows):
         self.coarse, self.exact = coarse, exact
         self.ntotal, self.d = int(exact.shape[0]), int(exact.shape[1])
 
@@ -101,32 +142,27 @@ class RefinedIndex:
         _, found = self.coarse.search(queries, k * k_factor, params=faiss.SearchParametersIVF(nprobe=nprobe))
         scores, ids = np.full((len(queries), k), -np.inf, np.float32), np.full((len(queries), k), -1, np.int64)
         for qi, (query, candidates) in enumerate(zip(queries, found)):
-            candidates = np.unique(candidates[candidates >= 0])  # sorted: the file is read in order
+            candidates = np.unique(candidates[candidates >= 0])
             exact = self.reconstruct_batch(candidates) @ query
             best = np.argsort(-exact)[:k]
             scores[qi, : len(best)], ids[qi, : len(best)] = exact[best], candidates[best]
         return scores, ids
 
     def reconstruct_batch(self, ids) -> np.ndarray:
-        return np.asarray(self.exact[np.asarray(ids, dtype=np.int64)], dtype=np.float32)
+        return self.exact.rows(ids)
 
     def reconstruct(self, i: int) -> np.ndarray:
-        return np.asarray(self.exact[int(i)], dtype=np.float32)
+        return self.exact.rows([int(i)])[0]
 
     def reconstruct_n(self, i0: int, n: int) -> np.ndarray:
-        return np.asarray(self.exact[i0 : i0 + n], dtype=np.float32)
+        return self.exact.range(i0, n)
 
 
 def read_vector_index(path: Path):
-    """The index written by write_vector_index: FAISS in RAM, or a RefinedIndex (memory-mapped)."""
+    """The index written by write_vector_index: FAISS in RAM, or a RefinedIndex."""
     exact_path = path.with_suffix(".npy")
     if exact_path.exists():
-        coarse = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
-        exact = np.load(exact_path, mmap_mode="r")
-        # Rows are read a few at a time, anywhere: without this each one reads ahead 128 KB
-        # (measured at 1000x: 12 GB of file pages resident after 393 queries).
-        exact._mmap.madvise(mmap.MADV_RANDOM)
-        return RefinedIndex(coarse, exact)
+        return RefinedIndex(faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY), ExactRows(exact_path))
     index = faiss.read_index(str(path))
     if isinstance(index, faiss.IndexIVF):
         index.make_direct_map()  # reconstruct() by id, for exact scoring of candidates

@@ -11,7 +11,7 @@ from qa.index import build, load
 from qa.keywords import build_bm25, tokenize_zh
 from qa.query import analyze
 from qa.retrieval import dense_search
-from qa.vector_index import RefinedIndex, ann_search, exact_top, nlist_for, read_vector_index, write_vector_index
+from qa.vector_index import ExactRows, RefinedIndex, ann_search, exact_top, nlist_for, read_vector_index, write_vector_index
 
 
 def clustered(n: int, dim: int = 64, seed: int = 0) -> np.ndarray:
@@ -35,7 +35,7 @@ def test_index_type_follows_the_number_of_vectors(tmp_path):
         assert index.ntotal == 3000 and index.d == 64
         np.testing.assert_array_equal(index.reconstruct_batch(np.array([0, 7, 2999])), x[[0, 7, 2999]])
     compressed = read_vector_index(tmp_path / "compressed.faiss")
-    assert isinstance(compressed, RefinedIndex) and isinstance(compressed.exact, np.memmap)
+    assert isinstance(compressed, RefinedIndex) and isinstance(compressed.exact, ExactRows)
 
 
 def test_compressed_candidates_are_rescored_with_the_exact_vectors(tmp_path):
@@ -51,6 +51,26 @@ def test_compressed_candidates_are_rescored_with_the_exact_vectors(tmp_path):
         assert list(scores) == sorted(scores, reverse=True)  # ordered by exact scores, not SQ8's
         recall.append(len(set(found) & set(truth)) / 10)
     assert np.mean(recall) >= 0.99
+
+
+def _rss_file_kb() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("RssFile:"))
+
+
+def test_exact_rows_are_read_in_any_order_without_mapping_the_file(tmp_path):
+    x = clustered(40_000, dim=384)  # 61 MB
+    write_vector_index(x, tmp_path / "v.faiss", 1000, 2000)
+    rows = read_vector_index(tmp_path / "v.faiss").exact
+    ids = np.array([39_999, 5, 6, 7, 5, 0, 12_345])  # unordered, a run, a repeat, both ends
+    np.testing.assert_array_equal(rows.rows(ids), x[ids])
+    assert rows.rows([]).shape == (0, 384)
+    with pytest.raises(IndexError):
+        rows.rows([40_000])
+    before = _rss_file_kb()
+    for i in range(0, 40_000, 5_000):
+        rows.rows(np.arange(i, i + 5_000))
+    assert _rss_file_kb() - before < 20_000  # read, not mapped: 61 MB of pages are not this process's
 
 
 def test_streaming_keyword_build_scores_as_bm25s_own():
