@@ -7,6 +7,7 @@ from functools import lru_cache
 
 import faiss
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .config import RetrievalConfig
 from .index import KnowledgeBase
@@ -17,8 +18,11 @@ from .query import Question, coverage, section_time
 from .schema import Passage
 from .vector_index import ann_search
 
-# One query at a time: FAISS's OpenMP threads only fight the embedder's for the 2 cores.
+# One query at a time: FAISS's OpenMP threads, and OpenBLAS's, which spin for a while after each
+# product, only fight the question embedder's for the cores (at 1000x: whole-index p95 with the
+# question's embedding 139-160 ms, 36 ms with the vector given; docs/measurements.md).
 faiss.omp_set_num_threads(1)
+threadpool_limits(1, user_api="blas")
 
 
 @dataclass

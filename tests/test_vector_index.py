@@ -105,3 +105,13 @@ def test_a_compressed_knowledge_base_scores_as_the_flat_one(tmp_path, monkeypatc
         c_rows, _, _ = dense_search(compressed, q, None, 10, cfg)
         f_rows, _, _ = dense_search(flat, q, None, 10, cfg)
         assert len(set(c_rows) & set(f_rows)) >= 9
+
+
+def test_retrieval_runs_faiss_and_blas_on_one_thread():
+    # Their idle threads spin and slow the question's embedding on a 2-core machine (docs/measurements.md).
+    import threadpoolctl
+
+    import qa.retrieval  # noqa: F401  sets the limits
+
+    assert faiss.omp_get_max_threads() == 1
+    assert {p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"} == {1}
