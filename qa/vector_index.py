@@ -1,5 +1,5 @@
 """Vector indexes by size: exact flat search for small collections, IVF above, and for large ones a
-compressed, memory-mapped IVF index that proposes candidates plus the exact vectors, memory-mapped
+compressed, memory-mapped IVF index that proposes candidates plus the exact vectors, read
 from a .npy file beside it, that score them (break-even points in docs/measurements.md, "Scale to
 1000×").
 
