@@ -26,7 +26,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 import sqlite3
 import time
 import uuid
@@ -47,8 +46,8 @@ from .generic_search import FOLDER as GENERIC_KEYWORDS, build_generic_keywords, 
 from .ingest import label_versions, list_files, load_documents
 from .keywords import add_words, build_bm25, in_vocabulary, load_bm25, save_bm25, tokenize_zh
 from .kinds import GENERIC, REPORT, embedding_units
-from .query import city_aliases, synonym_groups
 from .passage_table import PassageTable
+from .query import city_aliases, synonym_groups
 from .schema import Document, Passage
 from .shipped_vectors import ShippedVectors, load_shipped
 from .vector_index import FLAT_MAX_VECTORS, read_vector_index, write_vector_index  # noqa: F401 (re-exported)
