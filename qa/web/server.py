@@ -7,11 +7,9 @@ the server refuses to start.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 import re
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -136,9 +134,6 @@ def serve(host: str, port: int, kb_dir: str | Path | None = None, config: Config
     check_exposure(host, config)
     root = kb_root(kb_dir, config)
     t0 = time.perf_counter()
-    # Importing gradio (≈ 2 s, the largest part of a warm start) overlaps opening the knowledge base,
-    # whose file reads and checksums run outside the GIL.
-    threading.Thread(target=importlib.import_module, args=("gradio",), daemon=True).start()
     log.info("opening the knowledge base at %s (the first start builds the index; this can take minutes)", root)
     kb = open_kb(root, progress=console_progress(), config=config)
     log.info("knowledge base ready: %d reports, %d passages (%.1f s)", len(kb.documents), len(kb.passages),
