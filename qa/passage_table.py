@@ -4,7 +4,7 @@ made when it is read. A passage is a slice of its document's text, so the text i
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -44,7 +44,7 @@ class PassageTable(Sequence):
     def __len__(self) -> int:
         return len(self.doc)
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: int | slice) -> Passage | list[Passage]:
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
         i = range(len(self))[i]  # negative rows count from the end; IndexError beyond
@@ -57,12 +57,12 @@ class PassageTable(Sequence):
     def __iter__(self) -> Iterator[Passage]:
         return (self[i] for i in range(len(self)))
 
-    def rows_where(self, keep) -> np.ndarray:
+    def rows_where(self, keep: Callable[[Document], bool]) -> np.ndarray:
         """Rows whose document satisfies keep(document), in order."""
         wanted = np.array([bool(keep(d)) for d in self.documents], dtype=bool)
         return np.flatnonzero(wanted[self.doc]) if len(self.doc) else np.zeros(0, np.int64)
 
-    def rows_by(self, key) -> dict:
+    def rows_by(self, key: Callable[[Document], Hashable]) -> dict:
         """Rows grouped by key(document), each group in row order."""
         keys = [key(d) for d in self.documents]
         number = {k: i for i, k in enumerate(dict.fromkeys(keys))}
