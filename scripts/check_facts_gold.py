@@ -109,6 +109,28 @@ def earlier_combos(names: list[str]) -> set[tuple]:
     return combos
 
 
+# The fact question sets written before the fifth round, then the rounds of two sets written side by side
+# (by annotators given different cities): an annotator was shown every set of the earlier rounds.
+WRITTEN_BEFORE_FRESH5 = ["facts_gold", "facts_gold_absent", "facts_single", "facts_compare", "facts_absent",
+                         "facts_fresh_single", "facts_fresh_compare", "facts_fresh_absent", "facts_fresh2_absent",
+                         "facts_fresh3_absent", "facts_fresh3_single", "facts_fresh4_absent", "facts_fresh4_single"]
+ROUNDS = [("fresh5", "fresh6"), ("fresh7", "fresh8"), ("fresh9", "fresh10")]
+
+
+# The fields of the fifth to tenth rounds' questions, in order, and their values.
+ABSENT_FIELDS = ["id", "type", "question", "city", "indicator", "period", "kind", "related", "answer_keys", "split", "trap"]
+SINGLE_FIELDS = ["id", "type", "question", "city", "indicator", "period", "kind", "answer_keys", "evidence", "split"]
+TRAPS = {"other kind", "other period", "sub-item", "no number", "relative"}
+QUESTION_KINDS = {"amount", "growth", "share", "count"}
+
+
+def combos_before(split: str) -> set[tuple]:
+    """earlier_combos of every set written before split's round (split: "fresh5" … "fresh10")."""
+    done = next(i for i, r in enumerate(ROUNDS) if split in r)
+    later = [f"facts_{s}_{part}" for r in ROUNDS[:done] for s in r for part in ("absent", "single")]
+    return earlier_combos(WRITTEN_BEFORE_FRESH5 + later)
+
+
 def value_forms(value: float) -> list[str]:
     """How a value may be written: 3.0 as 「3.0」, 7 as 「7」, 1 万亿 as 「万亿」 (no digit)."""
     forms = [repr(value)] if isinstance(value, float) else [str(value)]

@@ -3,31 +3,23 @@
 
 Verifies: field names and order, unique ids, split, related/evidence are exact substrings of the named
 city's report, answer keys inside evidence, no (city, indicator, period, kind) tuple reused from
-the lists in $QA_USED_TUPLES (with synonym normalisation), at most 3 absent per city,
+the sets written before it (with synonym normalisation), at most 3 absent per city,
 only the allowed cities. For absent lines prints every sentence of the city's report containing one of the
 indicator's wordings so they can be re-read. Exit code 1 on any error.
 """
-import ast
 import json
-import os
 import re
 import sys
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-HERE = ROOT / 'eval'
-REPORTS = ROOT / 'data' / 'reports' / '2023_city_reports.txt'
-# Tuples of the sets written before this one (the annotator's lists; not in the repository).
-USED = [Path(p) for p in os.environ.get('QA_USED_TUPLES', '').split(os.pathsep) if p]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from check_facts_gold import (  # noqa: E402  (one report split and schema for every checker)
+    ABSENT_FIELDS as ABS_FIELDS, QUESTION_KINDS as KINDS, SINGLE_FIELDS as SGL_FIELDS, TRAPS, combos_before, report_texts)
+
+HERE = Path(__file__).resolve().parent.parent / 'eval'
 SPLIT = 'fresh10'
 CITIES = set('宁波市 沁阳市 泉州市 汕尾市 商洛市 铜川市 渭南市 温州市 咸阳市 忻州市 珠海市 资兴市'.split())
-ABS_FIELDS = ['id', 'type', 'question', 'city', 'indicator', 'period', 'kind', 'related', 'answer_keys',
-              'split', 'trap']
-SGL_FIELDS = ['id', 'type', 'question', 'city', 'indicator', 'period', 'kind', 'answer_keys', 'evidence',
-              'split']
-TRAPS = {'other kind', 'other period', 'sub-item', 'no number', 'relative'}
-KINDS = {'amount', 'growth', 'share', 'count'}
 
 # synonyms: names that denote the same indicator for the reuse check
 SYN = {
@@ -68,33 +60,9 @@ WORDINGS = {
 }
 
 
-def load_reports():
-    lines = REPORTS.read_text(encoding='utf-8').split('\n')
-    heads = []
-    for i, line in enumerate(lines):
-        m = re.match(r'^2023年(.+?市)(人民)?政府工作报告', line)
-        if m:
-            heads.append((i, m.group(1)))
-    out = {}
-    for k, (i, c) in enumerate(heads):
-        j = heads[k + 1][0] if k + 1 < len(heads) else len(lines)
-        out[c] = '\n'.join(lines[i:j])
-    return out
-
-
 def norm(t):
     c, ind, p, k = t
     return (c, SYN.get(ind, ind), p, k)
-
-
-def load_used():
-    used = set()
-    for p in USED:
-        for line in p.read_text(encoding='utf-8').splitlines():
-            line = line.strip()
-            if line:
-                used.add(norm(tuple(ast.literal_eval(line))))
-    return used
 
 
 def section(text, sub):
@@ -106,8 +74,8 @@ def section(text, sub):
 
 
 def main():
-    reports = load_reports()
-    used = load_used()
+    reports = report_texts()
+    used = {norm(t) for t in combos_before(SPLIT)}
     errors = []
     ids = set()
     tuples = set()

@@ -1,18 +1,14 @@
 #!/usr/bin/env python3
 """Checker for the fresh5 annotation split (stdlib only)."""
-import json, re, sys, ast, collections, os
+import json, re, sys, collections, os
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HERE = os.path.join(ROOT, "eval")
-REPORT = os.path.join(ROOT, "data", "reports", "2023_city_reports.txt")
-# Tuples of the sets written before this one (the annotator's lists; not in the repository).
-USED = [p for p in os.environ.get("QA_USED_TUPLES", "").split(os.pathsep) if p]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check_facts_gold import (  # noqa: E402  (one report split and schema for every checker)
+    ABSENT_FIELDS as ABS_FIELDS, QUESTION_KINDS as KINDS, SINGLE_FIELDS as SGL_FIELDS, TRAPS, combos_before, report_texts)
+
+HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "eval")
 SPLIT = "fresh5"
 CITIES = "彬州市 高安市 邯郸市 河源市 金华市 乐昌市 临沧市 龙南市 泸州市 茂名市 梅州市 南宁市".split()
-ABS_FIELDS = ["id", "type", "question", "city", "indicator", "period", "kind", "related", "answer_keys", "split", "trap"]
-SGL_FIELDS = ["id", "type", "question", "city", "indicator", "period", "kind", "answer_keys", "evidence", "split"]
-TRAPS = {"other kind", "other period", "sub-item", "no number", "relative"}
-KINDS = {"amount", "growth", "share", "count"}
 # synonyms used both for tuple normalisation and for printing the wordings of an indicator
 WORDS = {
     "地区生产总值": ["地区生产总值", "生产总值", "GDP"],
@@ -49,34 +45,11 @@ CANON = {"旅游总收入": "旅游收入", "居民人均可支配收入": "全�
 def canon(ind):
     return CANON.get(ind, ind)
 
-def load_reports():
-    lines = open(REPORT, encoding="utf-8").read().split("\n")
-    heads = []
-    for i, l in enumerate(lines):
-        m = re.match(r"^2023年(\S+?市)(人民)?政府工作报告\s*$", l)
-        if m:
-            heads.append((i, m.group(1)))
-    rep = {}
-    for k, (i, c) in enumerate(heads):
-        j = heads[k + 1][0] if k + 1 < len(heads) else len(lines)
-        rep[c] = (i, lines[i:j])
-    return rep
-
-def load_used():
-    used = set()
-    for p in USED:
-        for l in open(p, encoding="utf-8"):
-            l = l.strip()
-            if l.startswith("("):
-                c, ind, per, kind = ast.literal_eval(l)
-                used.add((c, canon(ind), per, kind))
-    return used
-
 def main():
     verbose = "-q" not in sys.argv
     errs = []
-    rep = load_reports()
-    used = load_used()
+    rep = {c: (0, t.split("\n")) for c, t in report_texts().items()}
+    used = {(c, canon(ind), per, kind) for c, ind, per, kind in combos_before(SPLIT)}
     ids, tuples = set(), {}
     recs = []
     for fn, fields, typ, pref in [(f"facts_{SPLIT}_absent.jsonl", ABS_FIELDS, "absent", "abs5-"),
@@ -103,7 +76,7 @@ def main():
             text = "\n".join(rep[d["city"]][1]) if d["city"] in rep else ""
             t = (d["city"], canon(d["indicator"]), d["period"], d["kind"])
             if t in used:
-                errs.append(f"{fn}:{n} tuple reused from used_*.txt: {t}")
+                errs.append(f"{fn}:{n} tuple reused from an earlier set: {t}")
             if t in tuples:
                 errs.append(f"{fn}:{n} tuple duplicated in this split: {t} (also {tuples[t]})")
             tuples[t] = d["id"]

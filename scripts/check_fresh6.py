@@ -1,18 +1,13 @@
 #!/usr/bin/env python3
 """Checker for facts_fresh6_absent.jsonl / facts_fresh6_single.jsonl (stdlib only)."""
-import json, re, sys, os, ast
+import json, re, sys, os
 from collections import Counter
-ROOT=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HERE=os.path.join(ROOT,'eval')
-REP=os.path.join(ROOT,'data','reports','2023_city_reports.txt')
-# Tuples of the sets written before this one (the annotator's lists; not in the repository).
-USED=[p for p in os.environ.get('QA_USED_TUPLES','').split(os.pathsep) if p]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check_facts_gold import (  # noqa: E402  (one report split and schema for every checker)
+    ABSENT_FIELDS as AF, QUESTION_KINDS as KINDS, SINGLE_FIELDS as SF, TRAPS, combos_before, report_texts)
+HERE=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),'eval')
 SPLIT='fresh6'
 CITIES=['宁波市','沁阳市','泉州市','汕尾市','商洛市','铜川市','渭南市','温州市','咸阳市','忻州市','珠海市','资兴市']
-AF=['id','type','question','city','indicator','period','kind','related','answer_keys','split','trap']
-SF=['id','type','question','city','indicator','period','kind','answer_keys','evidence','split']
-TRAPS={'other kind','other period','sub-item','no number','relative'}
-KINDS={'amount','growth','share','count'}
 # wordings of each indicator, used to print the lines of the report to re-read
 W={
 '地区生产总值':['地区生产总值','生产总值','GDP','经济总量','经济增长','经济增速'],
@@ -45,33 +40,16 @@ W={
 '招商引资':['招商','到位资金','签约','引进内资','引进项目'],
 '农业总产值':['农业总产值','农林牧渔'],
 }
-# names used in the shared used-lists that mean the same indicator as ours
+# names used in the earlier sets that mean the same indicator as ours
 SYN={'旅游总收入':'旅游收入','旅游综合收入':'旅游收入','招商引资到位资金':'招商引资',
      '金融机构本外币存款余额':'金融机构存款余额','金融机构本外币贷款余额':'金融机构贷款余额',
      '居民人均可支配收入':'全体居民人均可支配收入','农林牧渔业总产值':'农业总产值',
      '限上消费品零售额':'限额以上消费品零售额'}
 def norm(t): return (t[0],SYN.get(t[1],t[1]),t[2],t[3])
 
-def reports():
-    L=open(REP,encoding='utf-8').read().split('\n')
-    idx=[i for i,l in enumerate(L) if re.match(r'^2023年.*市(人民)?政府工作报告\s*$',l)]
-    R={}
-    for k,i in enumerate(idx):
-        j=idx[k+1] if k+1<len(idx) else len(L)
-        m=re.match(r'^2023年(.*市)(人民)?政府工作报告',L[i])
-        R[m.group(1)]='\n'.join(L[i:j])
-    return R
-
-def load_used(p):
-    s=set()
-    for line in open(p,encoding='utf-8'):
-        line=line.strip()
-        if line: s.add(norm(ast.literal_eval(line)))
-    return s
-
 def main():
-    R=reports(); errs=[]
-    used=set().union(*(load_used(p) for p in USED))
+    R=report_texts(); errs=[]
+    used={norm(t) for t in combos_before(SPLIT)}
     ids=set(); mine={}
     def rd(fn):
         out=[]

@@ -1,20 +1,14 @@
 #!/usr/bin/env python3
 """Checker for facts_fresh7_absent.jsonl / facts_fresh7_single.jsonl (stdlib only)."""
-import json, re, sys, os, ast
+import json, re, sys, os
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HERE = os.path.join(ROOT, "eval")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check_facts_gold import (  # noqa: E402  (one report split and schema for every checker)
+    ABSENT_FIELDS as ABS_KEYS, QUESTION_KINDS as KINDS, SINGLE_FIELDS as SGL_KEYS, TRAPS, combos_before, report_texts)
+
+HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "eval")
 SPLIT = "fresh7"
-REPORTS = os.path.join(ROOT, "data", "reports", "2023_city_reports.txt")
-# Tuples of the sets written before this one (the annotator's lists; not in the repository).
-USED = [p for p in os.environ.get("QA_USED_TUPLES", "").split(os.pathsep) if p]
 CITIES = "宁波市 沁阳市 泉州市 汕尾市 商洛市 铜川市 渭南市 温州市 咸阳市 忻州市 珠海市 资兴市".split()
-ABS_KEYS = ["id", "type", "question", "city", "indicator", "period", "kind", "related",
-            "answer_keys", "split", "trap"]
-SGL_KEYS = ["id", "type", "question", "city", "indicator", "period", "kind", "answer_keys",
-            "evidence", "split"]
-TRAPS = {"other kind", "other period", "sub-item", "no number", "relative"}
-KINDS = {"amount", "growth", "share", "count"}
 # aliases so that differently spelled indicator names count as the same tuple
 ALIAS = {"金融机构本外币存款余额": "金融机构存款余额", "金融机构本外币贷款余额": "金融机构贷款余额",
          "旅游总收入": "旅游收入", "居民人均可支配收入": "全体居民人均可支配收入",
@@ -53,31 +47,9 @@ WORDINGS = {
 def norm(ind):
     return ALIAS.get(ind, ind)
 
-def load_reports():
-    lines = open(REPORTS, encoding="utf-8").read().split("\n")
-    titles = [(i, l) for i, l in enumerate(lines)
-              if re.match(r"^\s*2023年.{1,8}?市(人民)?政府工作报告\s*$", l)]
-    rep = {}
-    for k, (i, l) in enumerate(titles):
-        end = titles[k + 1][0] if k + 1 < len(titles) else len(lines)
-        city = re.match(r"^\s*2023年(.+?市)", l).group(1)
-        rep[city] = "\n".join(lines[i:end])
-    return rep
-
-def load_used():
-    used = set()
-    for p in USED:
-        for l in open(p, encoding="utf-8"):
-            l = l.strip()
-            if not l:
-                continue
-            c, ind, per, kind = ast.literal_eval(l)
-            used.add((c, norm(ind), per, kind))
-    return used
-
 def main():
-    rep = load_reports()
-    used = load_used()
+    rep = report_texts()
+    used = {(c, norm(ind), per, kind) for c, ind, per, kind in combos_before(SPLIT)}
     errs = []
     ids = set()
     mine = {}

@@ -1,17 +1,12 @@
 #!/usr/bin/env python3
 """Checker for fresh8 annotation files (stdlib only)."""
-import json, re, ast, sys, os
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HERE = os.path.join(ROOT, "eval")
+import json, re, sys, os
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check_facts_gold import (  # noqa: E402  (one report split and schema for every checker)
+    ABSENT_FIELDS as ABS_FIELDS, QUESTION_KINDS as KINDS, SINGLE_FIELDS as SGL_FIELDS, TRAPS, combos_before, report_texts)
+HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "eval")
 SPLIT = "fresh8"
-REPORT = os.path.join(ROOT, "data", "reports", "2023_city_reports.txt")
-# Tuples of the sets written before this one (the annotator's lists; not in the repository).
-USED = [p for p in os.environ.get("QA_USED_TUPLES", "").split(os.pathsep) if p]
 ALLOWED = set("彬州市 高安市 邯郸市 河源市 金华市 乐昌市 临沧市 龙南市 泸州市 茂名市 梅州市 南宁市".split())
-ABS_FIELDS = ["id","type","question","city","indicator","period","kind","related","answer_keys","split","trap"]
-SGL_FIELDS = ["id","type","question","city","indicator","period","kind","answer_keys","evidence","split"]
-TRAPS = {"other kind","other period","sub-item","no number","relative"}
-KINDS = {"amount","growth","share","count"}
 WORDINGS = {
  "地区生产总值": ["生产总值","GDP","经济增长","经济增速"],
  "一般公共预算收入": ["一般公共预算收入","财政收入","预算收入","地方级收入"],
@@ -35,32 +30,12 @@ WORDINGS = {
  "城镇新增就业": ["就业"],
  "粮食总产量": ["粮食","产量"],
 }
-TITLE = re.compile(r'^2023年(.{1,6}?市)(人民)?政府工作报告')
-
-def reports():
-    L = open(REPORT, encoding="utf-8").read().split("\n")
-    idx = [(i, TITLE.match(l).group(1)) for i, l in enumerate(L) if TITLE.match(l)]
-    out = {}
-    for k, (i, c) in enumerate(idx):
-        j = idx[k+1][0] if k+1 < len(idx) else len(L)
-        out[c] = (i, L[i:j])
-    return out
-
-def used():
-    s = set()
-    for fn in USED:
-        for line in open(fn, encoding="utf-8"):
-            line = line.strip()
-            if line.startswith("("):
-                s.add(tuple(ast.literal_eval(line)))
-    return s
-
 SYN = {"旅游总收入":"旅游收入","居民人均可支配收入":"全体居民人均可支配收入","研发经费投入":"研发经费投入","居民消费价格":"居民消费价格涨幅","招商引资到位资金":"招商引资"}
 def norm(t):
     return (t[0], SYN.get(t[1], t[1]), t[2], t[3])
 
 def main():
-    R = reports(); U = {norm(t) for t in used()}
+    R = {c: (0, t.split("\n")) for c, t in report_texts().items()}; U = {norm(t) for t in combos_before(SPLIT)}
     errs = []; ids = set(); mine = set(); percity = {}
     show = "-v" in sys.argv
     for fn, fields, typ in ((f"facts_{SPLIT}_absent.jsonl", ABS_FIELDS, "absent"), (f"facts_{SPLIT}_single.jsonl", SGL_FIELDS, "single")):

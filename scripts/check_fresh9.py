@@ -1,18 +1,13 @@
 #!/usr/bin/env python3
 """Checker for fresh9 question files (stdlib only)."""
-import json, re, sys, ast, os
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HERE = os.path.join(ROOT, "eval")
-# Tuples of the sets written before this one (the annotator's lists; not in the repository).
-USED = [p for p in os.environ.get("QA_USED_TUPLES", "").split(os.pathsep) if p]
+import json, re, sys, os
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check_facts_gold import (  # noqa: E402  (one report split and schema for every checker)
+    ABSENT_FIELDS as A_FIELDS, QUESTION_KINDS as KINDS, SINGLE_FIELDS as S_FIELDS, TRAPS, combos_before, report_texts)
+HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "eval")
 SPLIT = "fresh9"
-REPORTS = os.path.join(ROOT, "data", "reports", "2023_city_reports.txt")
 CITIES = set("彬州市 高安市 邯郸市 河源市 金华市 乐昌市 临沧市 龙南市 泸州市 茂名市 梅州市 南宁市".split())
-A_FIELDS = ["id","type","question","city","indicator","period","kind","related","answer_keys","split","trap"]
-S_FIELDS = ["id","type","question","city","indicator","period","kind","answer_keys","evidence","split"]
-TRAPS = {"other kind","other period","sub-item","no number","relative"}
-KINDS = {"amount","growth","share","count"}
-# aliases seen in the used lists, mapped to one name so reuse is caught
+# aliases seen in the earlier sets, mapped to one name so reuse is caught
 ALIAS = {"旅游总收入":"旅游收入","居民人均可支配收入":"全体居民人均可支配收入","空气质量优良天数":"空气优良天数",
          "规模以上工业企业":"规上工业企业数"}
 WORDS = {
@@ -33,27 +28,11 @@ WORDS = {
  "社会消费品零售总额":["社会消费品","社零","消费品零售"],
  "空气优良天数比例":["优良","空气质量"],
 }
-def load_reports():
-    lines = open(REPORTS, encoding="utf-8").read().split("\n")
-    rep, cur = {}, None
-    for l in lines:
-        m = re.match(r"^2023年(.+?市)(人民)?政府工作报告\s*$", l)
-        if m:
-            cur = m.group(1); rep[cur] = []
-        if cur: rep[cur].append(l)
-    return {c: "\n".join(v) for c, v in rep.items()}
 def norm(t):
     c, i, p, k = t
     return (c, ALIAS.get(i, i), p, k)
-def load_used():
-    used = {}
-    for fn in USED:
-        for l in open(fn, encoding="utf-8"):
-            l = l.strip()
-            if l: used[norm(ast.literal_eval(l))] = fn
-    return used
 def main():
-    rep, used = load_reports(), load_used()
+    rep, used = report_texts(), {norm(t) for t in combos_before(SPLIT)}
     errs, ids, seen = [], set(), {}
     verbose = "-q" not in sys.argv
     for kind, fields in (("absent", A_FIELDS), ("single", S_FIELDS)):
@@ -71,7 +50,7 @@ def main():
             if r["city"] not in CITIES: errs.append(f"{rid}: city not allowed")
             if r["period"] not in ("2022","2023") or r["kind"] not in KINDS: errs.append(f"{rid}: period/kind")
             t = norm((r["city"], r["indicator"], r["period"], r["kind"]))
-            if t in used: errs.append(f"{rid}: tuple reused {t} ({used[t]})")
+            if t in used: errs.append(f"{rid}: tuple reused from an earlier set {t}")
             if t in seen: errs.append(f"{rid}: tuple duplicated with {seen[t]}")
             seen[t] = rid
             text = rep.get(r["city"], "")
