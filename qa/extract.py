@@ -149,8 +149,21 @@ def paraphrased_figure_span(q: Question, spans: list[Span], passages: list[Passa
         sentence = text_of(span, passages)
         if _NUMBER_RE.search(sentence) and not plan_for_past(q, sentence):
             z = (span.similarity - float(sims.mean())) / float(sims.std())
-            return span if z >= cfg.paraphrase_min_z else None
+            return span if z >= cfg.paraphrase_min_z and counts_in(sentence, q.unit) else None
     return None
+
+
+# Money, people and measures are counted in their unit only; any other thing may also be counted
+# with 个, the general classifier (「多少处工程」: 「26个工程」; 「几天」: 「1个工作日」).
+_MEASURES = ("元", "人", "人次", "个百分点", "公里", "吨", "亩", "平方米", "倍")
+
+
+def counts_in(sentence: str, unit: str | None) -> bool:
+    """Does the sentence give a figure in the unit asked (「多少户」: 「1159户」, 「多少钱」: 「776.22万元」)?"""
+    if unit is None:
+        return True
+    forms = unit if unit.endswith(_MEASURES) else f"{unit}|个"
+    return re.search(rf"\d[\d.]*[万亿]?(?:{forms})", sentence) is not None
 
 
 def display_span(passage: Passage, span: Span, terms: tuple[str, ...]) -> tuple[int, int]:

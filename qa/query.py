@@ -115,7 +115,9 @@ _ASKS_QUANTITY_RE = re.compile(r"多少|多大|多高|多长|(?<!哪)几[个家�
 # A figure in the wider sense (a rate, a level): sentences with a number are preferred.
 _ASKS_NUMBER_RE = re.compile(r"多少|几[个家项所处条万亿年次位]?|多大|多高|多长|多快|排第|第几|比例|比重|占比|增长|增速|下降|提高|率|达到|规模|总量|产值|收入")
 _ASKS_RATE_RE = re.compile(r"率|比例|比重|占比|强度|增长|增速|涨|下降|提高|百分点|差距|比")
-_UNIT_RE = re.compile(r"多少(亿元|万元|元|万人次|人次|万人|人|个百分点|天|家|个|公里|万吨|吨|亩|万亩|套|所|户|倍)")
+# The unit a figure is counted in (多少户, 几家, 多少钱 = 元): a figure in another unit does not answer.
+_UNIT_RE = re.compile(r"(?:多少|几)(亿元|万元|元|钱|万人次|人次|万人|人|个百分点|天|家|个|公里|万吨|吨|万亩|亩|平方米|套|所|户|倍"
+                      r"|座|条|项|张|名|栋|间|处|辆|台|件|场|次)")
 PLAN_WORDS_RE = re.compile(r"力争|预期目标|确保|计划|争取|目标")
 # A "how" question asks for a measure: 「怎么/怎样/如何」 before a verb, 「什么/哪些办法、措施……」,
 # 「措施有哪些」, 「靠什么」. Not: 「怎么样」「情况怎样？」「增速如何呢」「是怎样的」 (an outcome or a
@@ -286,7 +288,7 @@ def analyze(text: str, cities: list[str], default_year: int | None, reports_use=
         asks_rate=bool(_ASKS_RATE_RE.search(text)),
         asks_method=method,
         asks_target=bool(PLAN_WORDS_RE.search(text)),
-        unit=unit.group(1) if unit else None,
+        unit=("元" if unit.group(1) == "钱" else unit.group(1)) if unit else None,
         indicator=name,
         only_the_indicator=indicator is not None and _asks_only(rest, indicator.start, indicator.end, named, topic),
         value_kind=indicator.kind if indicator else "amount",

@@ -3,7 +3,7 @@ import pytest
 
 from qa.answer import PARAPHRASE_NOTE, Evidence, extractive_answer
 from qa.config import AnswerConfig
-from qa.extract import states_figure
+from qa.extract import counts_in, states_figure
 from qa.keywords import add_words, tokenize_zh
 from qa.query import analyze, asks_method, asks_quantity, synonym_groups
 from qa.schema import Passage
@@ -129,6 +129,25 @@ def test_a_figure_asked_in_other_words_is_answered_when_its_sentence_stands_out(
     answer = _paraphrase_case("温州乡下老房子怕震，去年弄结实了多少户？", 0.90)
     assert not answer.refused and "2000户" in answer.text and answer.note == PARAPHRASE_NOTE
     assert _paraphrase_case("温州乡下老房子怕震，去年弄结实了多少户？", 0.83).refused  # no outlier: refused
+
+
+def test_a_paraphrased_figure_in_another_unit_does_not_answer():
+    # The sentence stands out, but it counts houses and parks: it cannot say how much was spent.
+    assert _paraphrase_case("温州乡下老房子怕震，去年弄结实花了多少钱？", 0.90).refused
+
+
+@pytest.mark.parametrize("question, sentence, counted", [
+    ("龙南去年新接通多少户天然气？", "老城区新增燃气用户1100户。", True),
+    ("龙南去年给买房的人发了多少钱？", "累计发放临时购房补助和契税补贴776.22万元。", True),
+    ("龙南建了多少处能直接喝的自来水工程？", "完成26个直饮水建设工程。", True),  # 个: the general classifier
+    ("龙南办个公司要几天？", "时间压减到1个工作日。", True),
+    ("龙南给一部电梯补贴多少钱？", "动工建设91个老旧小区改造工程。", False),
+    ("龙南今年垃圾分类要覆盖多少个小区？", "实施农房抗震改造7000户以上。", False),
+    ("龙南去年帮多少人找到了活干？", "完成老旧小区改造31个。", False),  # people are counted in 人
+    ("龙南去年有几万人找到了活干？", "新增就业岗位3万个。", False),
+])
+def test_a_figure_counts_in_the_unit_asked(question, sentence, counted):
+    assert counts_in(sentence, analyze(question, CITIES, 2023).unit) is counted
 
 
 def test_a_figure_asked_in_the_reports_words_keeps_the_lexical_check():
