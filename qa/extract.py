@@ -115,8 +115,16 @@ def answer_spans(q: Question, spans: list[Span], passages: list[Passage], cfg: A
     that figure (and, for last year's figure, not this year's target)."""
     if not q.asks_quantity:
         return spans
-    return [span for span in spans[:limit]
-            if not plan_for_past(q, text_of(span, passages)) and states_figure(text_of(span, passages), q, cfg.min_figure_coverage)]
+    return [span for span in spans[:limit] if not other_year(q, passages[span.passage_index])
+            and not plan_for_past(q, sentence := text_of(span, passages))
+            and states_figure(sentence, q, cfg.min_figure_coverage) and counts_in(sentence, q.unit, classifiers=False)]
+
+
+def other_year(q: Question, passage: Passage) -> bool:
+    """Is the passage in the part of the report about the other year than the one asked (the
+    2023 plans for last year's figure, the 2022 review for this year's target)?"""
+    kind = section_time(passage.section)
+    return q.time_focus is not None and kind is not None and kind != q.time_focus
 
 
 def text_of(span: Span, passages: list[Passage]) -> str:
@@ -147,7 +155,7 @@ def paraphrased_figure_span(q: Question, spans: list[Span], passages: list[Passa
         return None
     for span in spans[:limit]:
         sentence = text_of(span, passages)
-        if _NUMBER_RE.search(sentence) and not plan_for_past(q, sentence):
+        if _NUMBER_RE.search(sentence) and not plan_for_past(q, sentence) and not other_year(q, passages[span.passage_index]):
             z = (span.similarity - float(sims.mean())) / float(sims.std())
             return span if z >= cfg.paraphrase_min_z and counts_in(sentence, q.unit) else None
     return None
@@ -158,11 +166,14 @@ def paraphrased_figure_span(q: Question, spans: list[Span], passages: list[Passa
 _MEASURES = ("元", "人", "人次", "个百分点", "公里", "吨", "亩", "平方米", "倍")
 
 
-def counts_in(sentence: str, unit: str | None) -> bool:
-    """Does the sentence give a figure in the unit asked (「多少户」: 「1159户」, 「多少钱」: 「776.22万元」)?"""
-    if unit is None:
+def counts_in(sentence: str, unit: str | None, classifiers: bool = True) -> bool:
+    """Does the sentence give a figure in the unit asked (「多少户」: 「1159户」, 「多少钱」: 「776.22万元」)?
+    Without `classifiers` only money, people and measures are checked: reports count one thing with
+    several classifiers (企业 in 家 or 户), which a sentence that names the topic can be trusted with."""
+    measure = unit is not None and unit.endswith(_MEASURES)
+    if unit is None or not (measure or classifiers):
         return True
-    forms = unit if unit.endswith(_MEASURES) else f"{unit}|个"
+    forms = unit if measure else f"{unit}|个"
     return re.search(rf"\d[\d.]*[万亿]?(?:{forms})", sentence) is not None
 
 

@@ -1,122 +1,189 @@
-#!/usr/bin/env python3
-"""Check eval/unanswerable_fresh.jsonl (stdlib only; does not import qa): fields, ids, split, that every `near` is an
-exact substring of its city's report and no question repeats another eval set; then prints each line of the city's
-report holding the question's keywords (kept here only), for re-reading by hand.
-Written by the set's annotator, who never ran the system. Usage: python scripts/check_unanswerable_fresh.py [-q]
+"""Check the everyday-word unanswerable sets (stdlib only; does not import qa).
+
+For eval/unanswerable_fresh.jsonl and eval/unanswerable_fresh2.jsonl (or the files given): fields, unique ids,
+split, that each question names its city, that every `near` is an exact substring of its city's report, that an
+"other period" `near` lies in the part of the report about the other year, and that no question repeats another
+eval set; then prints each place of the city's report holding the question's keywords (kept here only, chosen by
+the sets' annotators, who never ran the system), for re-reading by hand. `-q`: errors and counts only.
+Usage: python scripts/check_unanswerable_fresh.py [-q] [FILE ...]
 """
-import json, re, glob, sys
+import re
+import sys
+from collections import Counter
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from check_facts_gold import read_jsonl, report_texts  # noqa: E402  (the same report split, no qa import)
+
 ROOT = Path(__file__).resolve().parent.parent
-
-REPORT = ROOT / 'data/reports/2023_city_reports.txt'
-QFILE = ROOT / 'eval/unanswerable_fresh.jsonl'
-FIELDS = ["id","city","type","question","answer","answer_keys","evidence","split","near"]
-
-# keywords per id (kept here only)
+FILES = [ROOT / "eval/unanswerable_fresh.jsonl", ROOT / "eval/unanswerable_fresh2.jsonl"]
+FIELDS = ["id", "city", "type", "question", "answer", "answer_keys", "evidence", "split", "near"]
+TRAPS = {"other period", "other unit", "other thing", "no number", "none"}
+PLAN_HEAD = re.compile(r"二、\s*2023年|三、2023年重点工作|2023年(?:重点)?工作安排|2023年目标任务|做好2023年工作")
 KW = {
- "u12-彬州-01": ["停车","车位"],
- "u12-彬州-02": ["原煤","煤炭产量","万吨"],
- "u12-邯郸-01": ["电梯","加装"],
- "u12-邯郸-02": ["电动","充电","消防"],
- "u12-泸州-01": ["电梯","补贴","补助"],
- "u12-泸州-02": ["白酒","千升","酒业"],
- "u12-茂名-01": ["图书","书房","阅读"],
- "u12-茂名-02": ["荔枝","销售额"],
- "u12-梅州-01": ["停车","车位","泊位"],
- "u12-梅州-02": ["柚"],
- "u12-南宁-01": ["充电"],
- "u12-南宁-02": ["网约","出租","客运"],
- "u12-高安-01": ["充电"],
- "u12-高安-02": ["消费券"],
- "u12-咸阳-01": ["充电"],
- "u12-咸阳-02": ["物业","小区"],
- "u12-忻州-01": ["购房","契税","户"],
- "u12-汕尾-01": ["购房","套"],
- "u12-汕尾-02": ["消费券","促消费"],
- "u12-临沧-01": ["公交","公共交通","线路"],
- "u12-临沧-02": ["茶","产量"],
- "u12-临沧-03": ["噪","扰民","声"],
- "u12-金华-01": ["公园","绿地"],
- "u12-金华-02": ["停车","车位","拥堵"],
- "u12-沁阳-01": ["健身","体育","运动"],
- "u12-泉州-01": ["幼儿园"],
- "u12-泉州-02": ["近视","视力","体育"],
- "u12-渭南-01": ["最低工资"],
- "u12-渭南-02": ["预付","消费者","跑路"],
- "u12-温州-01": ["最低生活","低保"],
- "u12-铜川-01": ["停车","车位"],
- "u12-珠海-01": ["电梯"],
- "u12-龙南-01": ["民宿"],
- "u12-乐昌-01": ["停车","车位"],
- "u12-商洛-01": ["学位","学校"],
- "u12-河源-01": ["厕所"],
- "u12-河源-02": ["彩礼","婚","移风易俗"],
- "u12-宁波-01": ["公厕","厕所"],
- "u12-宁波-02": ["犬","宠物","养狗"],
- "u12-资兴-01": ["停车","车位","停放","拥堵"],
+    'u12-彬州-01': ['停车', '车位'],
+    'u12-彬州-02': ['原煤', '煤炭产量', '万吨'],
+    'u12-邯郸-01': ['电梯', '加装'],
+    'u12-邯郸-02': ['电动', '充电', '消防'],
+    'u12-泸州-01': ['电梯', '补贴', '补助'],
+    'u12-泸州-02': ['白酒', '千升', '酒业'],
+    'u12-茂名-01': ['图书', '书房', '阅读'],
+    'u12-茂名-02': ['荔枝', '销售额'],
+    'u12-梅州-01': ['停车', '车位', '泊位'],
+    'u12-梅州-02': ['柚'],
+    'u12-南宁-01': ['充电'],
+    'u12-南宁-02': ['网约', '出租', '客运'],
+    'u12-高安-01': ['充电'],
+    'u12-高安-02': ['消费券'],
+    'u12-咸阳-01': ['充电'],
+    'u12-咸阳-02': ['物业', '小区'],
+    'u12-忻州-01': ['购房', '契税', '户'],
+    'u12-汕尾-01': ['购房', '套'],
+    'u12-汕尾-02': ['消费券', '促消费'],
+    'u12-临沧-01': ['公交', '公共交通', '线路'],
+    'u12-临沧-02': ['茶', '产量'],
+    'u12-临沧-03': ['噪', '扰民', '声'],
+    'u12-金华-01': ['公园', '绿地'],
+    'u12-金华-02': ['停车', '车位', '拥堵'],
+    'u12-沁阳-01': ['健身', '体育', '运动'],
+    'u12-泉州-01': ['幼儿园'],
+    'u12-泉州-02': ['近视', '视力', '体育'],
+    'u12-渭南-01': ['最低工资'],
+    'u12-渭南-02': ['预付', '消费者', '跑路'],
+    'u12-温州-01': ['最低生活', '低保'],
+    'u12-铜川-01': ['停车', '车位'],
+    'u12-珠海-01': ['电梯'],
+    'u12-龙南-01': ['民宿'],
+    'u12-乐昌-01': ['停车', '车位'],
+    'u12-商洛-01': ['学位', '学校'],
+    'u12-河源-01': ['厕所'],
+    'u12-河源-02': ['彩礼', '婚', '移风易俗'],
+    'u12-宁波-01': ['公厕', '厕所'],
+    'u12-宁波-02': ['犬', '宠物', '养狗'],
+    'u12-资兴-01': ['停车', '车位', '停放', '拥堵'],
+    'u13-彬州-01': ['养老中心', '镇级'],
+    'u13-彬州-02': ['便民餐厅', '餐厅'],
+    'u13-彬州-03': ['5G', '基站', '通信'],
+    'u13-高安-01': ['停车'],
+    'u13-邯郸-01': ['床位', '养老'],
+    'u13-邯郸-02': ['泊位', '停车', '车位'],
+    'u13-河源-01': ['饭堂', '助餐', '食堂'],
+    'u13-河源-02': ['停车', '车位'],
+    'u13-金华-01': ['高龄', '津贴', '80周岁'],
+    'u13-金华-02': ['老旧小区', '惠及'],
+    'u13-金华-03': ['菜', '价格', '物价'],
+    'u13-临沧-01': ['公积金', '缴存'],
+    'u13-临沧-02': ['充电', '新能源汽车', '充换电'],
+    'u13-龙南-01': ['床位', '养老'],
+    'u13-龙南-02': ['电梯'],
+    'u13-龙南-03': ['群租', '出租', '消防'],
+    'u13-泸州-01': ['老旧小区', '户'],
+    'u13-茂名-01': ['停车', '车位', '泊位'],
+    'u13-茂名-02': ['高空', '抛物', '坠物'],
+    'u13-梅州-01': ['老旧小区'],
+    'u13-梅州-02': ['公交', '公共交通', '客运'],
+    'u13-南宁-01': ['停车', '车位', '泊位'],
+    'u13-宁波-01': ['共有产权'],
+    'u13-沁阳-01': ['日间照料', '照料中心'],
+    'u13-沁阳-02': ['5G', '基站', '通信'],
+    'u13-沁阳-03': ['犬', '狗', '宠物'],
+    'u13-泉州-01': ['棚户', '棚改'],
+    'u13-泉州-02': ['电梯'],
+    'u13-泉州-03': ['单车', '停放', '非机动车'],
+    'u13-汕尾-01': ['充电', '新能源汽车'],
+    'u13-汕尾-02': ['校车', '接送', '上学'],
+    'u13-铜川-01': ['见习', '基地'],
+    'u13-铜川-02': ['充电', '停车'],
+    'u13-渭南-01': ['充电', '新能源'],
+    'u13-渭南-02': ['停车', '车位'],
+    'u13-渭南-03': ['智能手机', '老年', '手机'],
+    'u13-咸阳-01': ['幸福院', '互助'],
+    'u13-咸阳-02': ['养老服务中心', '床位'],
+    'u13-珠海-01': ['智慧停车', '停车场'],
+    'u13-珠海-02': ['公交', '夜班', '专线'],
 }
 
-def split_reports():
-    lines = open(REPORT, encoding='utf-8').read().split('\n')
-    idx = [i for i, l in enumerate(lines) if re.match(r'^\s*2023年.*市(人民)?政府工作报告\s*$', l)]
-    reps = {}
-    for k, i in enumerate(idx):
-        j = idx[k+1] if k+1 < len(idx) else len(lines)
-        c = re.match(r'^\s*2023年(.*?市)(人民)?政府工作报告', lines[i]).group(1)
-        reps[c] = (i, lines[i:j])
-    return reps
 
-def norm(q):
-    return re.sub(r'[\s？?！!。，,、：:（）()“”"]', '', q)
+def norm(q: str) -> str:
+    return re.sub(r"[\s？?！!。，,、：:（）()“”\"]", "", q)
 
-def main():
-    reps = split_reports()
-    assert len(reps) == 24, len(reps)
-    old = set()
-    for f in glob.glob(str(ROOT / 'eval/*.jsonl')):
-        for l in open(f, encoding='utf-8'):
-            l = l.strip()
-            if not l: continue
-            d = json.loads(l)
-            if Path(f).name == QFILE.name: continue
-            for q in ([d.get('question')] + [t.get('question') if isinstance(t, dict) else t for t in d.get('turns', []) or []]):
-                if isinstance(q, str) and q: old.add(norm(q))
-    errs = 0; ids = set(); rows = []
-    for n, l in enumerate(open(QFILE, encoding='utf-8'), 1):
-        d = json.loads(l)
-        def bad(msg):
-            nonlocal errs; errs += 1; print(f'ERROR line {n} {d.get("id")}: {msg}')
-        if list(d.keys()) != FIELDS: bad(f'fields {list(d.keys())}')
-        if d['id'] in ids: bad('duplicate id')
-        ids.add(d['id'])
-        if d['split'] != 'untouched': bad('split')
-        if d['type'] != 'unanswerable' or d['answer'] != '' or d['answer_keys'] != [] or d['evidence'] != '': bad('answer fields')
-        if d['city'] not in reps: bad('unknown city'); continue
-        short = d['city'][:-1]
-        if not d['id'].startswith(f'u12-{short}-'): bad('id/city mismatch')
-        if short not in d['question'] and d['city'] not in d['question']: bad('city not in question')
-        text = '\n'.join(reps[d['city']][1])
-        if d['near'] and d['near'] not in text: bad('near not substring of city report')
-        if norm(d['question']) in old: bad('question repeated from eval')
-        if d['id'] not in KW: bad('no keywords')
-        rows.append(d)
-    # print hits
-    for d in rows if '-q' not in sys.argv else []:
-        start, lines = reps[d['city']]
-        print(f"\n=== {d['id']} {d['question']}  near={d['near'][:40]!r}")
-        # locate plan section start (heading mentioning 2023 work)
-        for li, line in enumerate(lines):
-            sents = re.split(r'(?<=[。；;!！])', line)
-            for s in sents:
-                ks = [k for k in KW.get(d['id'], []) if k in s]
-                if ks:
-                    print(f"  L{start+li+1} {ks}: {s.strip()[:220]}")
-    counts = {}
-    for d in rows: counts[d['city']] = counts.get(d['city'], 0) + 1
-    print('\ncities', len(counts), 'max per city', max(counts.values()))
-    print('total', len(rows), 'errors', errs)
+
+def earlier_questions(skip: set[Path]) -> set[str]:
+    seen = set()
+    for path in sorted((ROOT / "eval").glob("*.jsonl")):
+        if path.resolve() in skip:
+            continue
+        for rec in read_jsonl(path)[0]:
+            turns = [t.get("question") if isinstance(t, dict) else t for t in rec.get("turns") or []]
+            seen.update(norm(q) for q in [rec.get("question"), *turns] if isinstance(q, str) and q)
+    return seen
+
+
+def check(rec: dict, reps: dict, seen: set) -> list[str]:
+    errs = []
+    fields = FIELDS + (["trap"] if "trap" in rec else [])
+    if list(rec) != fields:
+        return [f"fields {list(rec)}"]
+    if rec["type"] != "unanswerable" or rec["answer"] or rec["answer_keys"] or rec["evidence"]:
+        errs.append("answer fields must be empty")
+    if rec["split"] != "untouched":
+        errs.append("split is not untouched")
+    text = reps.get(rec["city"])
+    if text is None:
+        return errs + [f"unknown city {rec['city']}"]
+    if rec["city"][:-1] not in rec["question"]:
+        errs.append("question does not name its city")
+    near, trap = rec["near"], rec.get("trap")
+    if near and near not in text:
+        errs.append("near is not in the city's report")
+    if trap is not None and (trap not in TRAPS or (trap == "none") != (near == "")):
+        errs.append(f"trap {trap!r} does not fit near")
+    if trap == "other period" and near in text:
+        plan = PLAN_HEAD.search(text)
+        in_plan = plan is not None and text.find(near) >= plan.start()
+        asks_past = bool(re.search("去年|2022", rec["question"]))
+        if asks_past == bool(re.search("今年|2023", rec["question"])) or asks_past != in_plan:
+            errs.append("near is not in the other year's part")
+    if norm(rec["question"]) in seen:
+        errs.append("question repeats another eval set")
+    if rec["id"] not in KW:
+        errs.append("no keywords")
     return errs
 
-if __name__ == '__main__':
-    sys.exit(1 if main() else 0)
+
+def main(argv: list[str]) -> int:
+    quiet = "-q" in argv
+    files = [Path(a) for a in argv if a != "-q"] or FILES
+    reps = report_texts()
+    seen = earlier_questions({f.resolve() for f in files})
+    errors, ids, cities = 0, Counter(), Counter()
+    for path in files:
+        rows, bad = read_jsonl(path)
+        for msg in bad:
+            print(f"{path.name}: {msg}")
+        errors += len(bad)
+        for rec in rows:
+            ids[rec.get("id")] += 1
+            cities[rec.get("city")] += 1
+            for msg in check(rec, reps, seen):
+                print(f"{path.name} {rec.get('id')}: {msg}")
+                errors += 1
+            text = reps.get(rec.get("city"), "")
+            if quiet or not text:
+                continue
+            print(f"\n=== {rec['id']} [{rec.get('trap', '')}] {rec['question']}\n    near: {rec['near']}")
+            plan = PLAN_HEAD.search(text)
+            for word in KW.get(rec["id"], []):
+                for m in re.finditer(re.escape(word), text):
+                    part = "2023" if plan and m.start() >= plan.start() else "2022"
+                    print(f"    {part} {word}: …{text[max(0, m.start() - 45):m.start() + 55].replace(chr(10), '/')}…")
+    dupes = [i for i, n in ids.items() if n > 1]
+    if dupes:
+        print(f"duplicate ids: {dupes}")
+        errors += len(dupes)
+    print(f"{sum(ids.values())} questions, {len(cities)} cities, at most {max(cities.values(), default=0)} per city; {errors} errors")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

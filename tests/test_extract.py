@@ -1,4 +1,6 @@
 """Span selection logic of the extractive answerer (pure text, no model)."""
+from dataclasses import replace
+
 import pytest
 
 from qa.answer import PARAPHRASE_NOTE, Evidence, extractive_answer
@@ -148,6 +150,22 @@ def test_a_paraphrased_figure_in_another_unit_does_not_answer():
 ])
 def test_a_figure_counts_in_the_unit_asked(question, sentence, counted):
     assert counts_in(sentence, analyze(question, CITIES, 2023).unit) is counted
+
+
+@pytest.mark.parametrize("sentence, refused", [
+    ("开展“助企远航”行动,新增出口实绩企业115家、总数达589家。", True),  # a count of exporters
+    ("成功举办中国荔枝龙眼产业大会,荔枝在减产5.3%情况下实现出口增长13.3%。", True),
+    ("全年出口总额1325.6亿元,增长13.3%。", False),
+])
+def test_money_asked_is_answered_by_an_amount_of_money_only(sentence, refused):
+    assert _answer("温州去年出口总额有多少亿元？", [_passage(0, sentence)], {("d", 0): 0.9}).refused is refused
+
+
+@pytest.mark.parametrize("question, refused", [("温州去年新增了多少个停车位？", True), ("温州今年要新增多少个停车位？", False)])
+def test_a_figure_is_read_from_the_part_of_the_report_about_the_year_asked(question, refused):
+    # Reports review last year first, then plan this one: the 2023 plans do not say what 2022 did.
+    plans = replace(_passage(0, "加快建设智慧立体停车场,增加停车位1400个。"), section="二、2023年工作安排")
+    assert _answer(question, [plans], {("d", 0): 0.9}).refused is refused
 
 
 def test_a_figure_asked_in_the_reports_words_keeps_the_lexical_check():
