@@ -226,6 +226,10 @@ def run_eval(path: Path, kb_dir=None, with_answers: bool = True, show_misses: bo
     items = load_items(path)[:limit]
     if is_span_benchmark(items):
         return run_span_benchmark(path, kb_dir, with_answers, baseline, cold, limit, show_misses, as_json)
+    if not items or not all("question" in it or "turns" in it for it in items):
+        # The facts gold (city, indicator, value, evidence) is scored by scripts/facts_eval.py.
+        raise ValueError(f"{path} 不是问题集：每行应有 question（或多轮对话的 turns）。"
+                         "报告数据的金标准请用 python scripts/facts_eval.py --gold 文件 评测。")
     if client is not None:
         ask, retrieve = client.ask, client.retrieve
     else:

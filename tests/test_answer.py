@@ -3,12 +3,15 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 import qa
 from qa.cli import main as cli
 from qa.errors import QuestionError
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -99,6 +102,9 @@ def test_cli_search_ask_and_eval(kb, capsys, tmp_path):
     assert report["retrieval"]["overall"]["hit@5"] == 1.0
     assert report["answers"]["answer_accuracy"] == 1.0
     assert cli(["ask", "  "]) == 2
+    capsys.readouterr()
+    assert cli(["eval", str(ROOT / "eval" / "facts_gold.jsonl")]) == 2  # facts, not questions: said so, no traceback
+    assert "不是问题集" in capsys.readouterr().err
 
 
 def test_cli_index_a_folder(tmp_path, small_sources, embedder, capsys):
