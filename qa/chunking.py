@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from .schema import Document, Passage
 from .text import SENTENCE_END_RE, split_sentences, trim
 
-CHUNKER_VERSION = "zh-sent-v2"
+CHUNKER_VERSION = "zh-sent-v3"
 
 # Clause breaks for over-long sentences; a comma between two digits is a thousands separator.
 _CLAUSE_RE = re.compile(r"(?<!\d)[，,、：:](?!\d)|(?<=\d)[，,、：:](?=\D)|(?<=\D)[，,、：:](?=\d)")
@@ -62,16 +62,18 @@ def _inside_number(text: str, cut: int) -> bool:
 
 
 def heading_level(paragraph: str) -> int:
-    """1 for 「一、…」 or an unnumbered short heading, 2 for 「(一)…」, 3 for 「1.…」; 0 for body text."""
+    """1 for an unnumbered short heading, 2 for 「一、…」, 3 for 「(一)…」, 4 for 「1.…」; 0 for body text.
+    An unnumbered heading (「2023年重点工作安排」) opens a part of the report whose numbered headings
+    (「一、全力以赴稳增长」) belong to it."""
     p = paragraph.strip()
     if len(p) > _MAX_HEADING_CHARS:
         return 0
     if _H1_RE.match(p):
-        return 1
-    if _H2_RE.match(p):
         return 2
-    if _H3_RE.match(p) and len(p) <= 30 and not re.search(r"[。；;]", p[:-1]):
+    if _H2_RE.match(p):
         return 3
+    if _H3_RE.match(p) and len(p) <= 30 and not re.search(r"[。；;]", p[:-1]):
+        return 4
     # Unnumbered headings such as 「2022年工作回顾」: short, no inner punctuation.
     if len(p) <= 16 and not re.search(r"[，,。；;:：、！？!?“”\"()（）]", p):
         return 1
@@ -86,7 +88,7 @@ def _inline_heading(paragraph: str) -> tuple[int, str] | None:
     end = SENTENCE_END_RE.search(paragraph)
     if not end or end.end() > _MAX_HEADING_CHARS:
         return None
-    return (2 if _H2_RE.match(paragraph) else 1), paragraph[: end.end()].rstrip("。；;")
+    return (3 if _H2_RE.match(paragraph) else 2), paragraph[: end.end()].rstrip("。；;")
 
 
 def _paragraph_spans(text: str) -> list[tuple[int, int]]:

@@ -36,11 +36,11 @@ class Span:
     similarity: float  # the sentence's embedding cosine with the question
 
 
-def _time_fit(q: Question, section: str, sentence: str) -> float:
+def _time_fit(q: Question, passage: Passage, sentence: str) -> float:
     """Reward a sentence from the section of the time asked about (2022 review vs 2023 plans)."""
     if not q.time_focus:
         return 0.0
-    kind = section_time(section)
+    kind = section_time(passage.section, passage.year)
     fit = 0.15 * (kind == q.time_focus) - 0.15 * (kind is not None and kind != q.time_focus)
     if q.time_focus == "past":
         return fit - 0.1 * bool(re.search(r"预期目标|力争", sentence))
@@ -71,7 +71,7 @@ def score_sentences(q: Question, passages: list[Passage], similarity: dict, stan
                 score += 0.1 if _NUMBER_RE.search(sentence) else -0.3
             if q.unit:
                 score += 0.1 if q.unit in sentence else -0.1
-            score += cfg.time_weight * _time_fit(q, p.section, sentence)
+            score += cfg.time_weight * _time_fit(q, p, sentence)
             if len(sentence) < cfg.min_answer_chars and not _NUMBER_RE.search(sentence):
                 score -= 1.0  # 「各位代表!」「行程万里,不忘初心。」 carry no answer; 「新增就业1.2万人。」 does
             spans.append(Span(pi, p.start + a, p.start + b, score, cov, sim))
@@ -123,7 +123,7 @@ def answer_spans(q: Question, spans: list[Span], passages: list[Passage], cfg: A
 def other_year(q: Question, passage: Passage) -> bool:
     """Is the passage in the part of the report about the other year than the one asked (the
     2023 plans for last year's figure, the 2022 review for this year's target)?"""
-    kind = section_time(passage.section)
+    kind = section_time(passage.section, passage.year)
     return q.time_focus is not None and kind is not None and kind != q.time_focus
 
 

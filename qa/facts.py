@@ -23,7 +23,7 @@ from .text import split_sentences
 from .schema import Document, Passage
 
 REGISTRY_FILE = Path(__file__).with_name("indicators.toml")
-FACTS_VERSION = "facts-v1"
+FACTS_VERSION = "facts-v2"
 KINDS = ("amount", "growth", "share", "count", "rank")
 MULTI = "五年"  # the period of a multi-year figure (过去五年, 年均, 累计)
 
@@ -233,6 +233,7 @@ def extract_facts(document: Document, passages: list[Passage] | None = None) -> 
     facts: list[Fact] = []
     period, last_head = str(year - 1), None
     scoped = False  # 「园区规上企业工业总产值完成350.9亿元;工业增加值完成69.5亿元」: still the park's
+    partial = ""  # 「前三季度,全市实现地区生产总值1887.2亿元;……;城乡居民人均可支配收入37533元」: all of it
     # Whole sentences of the document: a passage may cut an over-long sentence, a fact must not.
     for a, b in split_sentences(text):
         i = bisect_right(starts, a) - 1
@@ -240,8 +241,10 @@ def extract_facts(document: Document, passages: list[Passage] | None = None) -> 
         if head != last_head:
             period, last_head = _section_period(head, period, year), head
         sentence_period = _sentence_period(text, a, b, period, year)
-        found, scoped = _sentence_facts(document, text, a, b, sentence_period, registry, scoped)
+        partial = partial or next((m.group(0) for m in _PARTIAL_YEAR_RE.finditer(text[a:b])), "")
+        found, scoped = _sentence_facts(document, text, a, b, sentence_period, registry, scoped, partial)
         facts.extend(found)
+        partial = partial if text[a:b].rstrip().endswith((";", "；")) else ""
     return facts
 
 
@@ -329,8 +332,9 @@ def _cn_number(text: str) -> int | None:
 
 
 def _sentence_facts(doc: Document, text: str, a: int, b: int, period: str, registry: Registry,
-                    scoped: bool) -> tuple[list[Fact], bool]:
-    """The facts of one sentence, and whether its scope (a park, a sector) carries on past its 「；」."""
+                    scoped: bool, partial: str) -> tuple[list[Fact], bool]:
+    """The facts of one sentence, and whether its scope (a park, a sector) carries on past its 「；」.
+    `partial`: the part of the year its figures are of (「前三季度」), or "" (see _PARTIAL_YEAR_RE)."""
     s = text[a:b]
     values = _find_values(s)
     chained = s.rstrip().endswith((";", "；"))
@@ -376,7 +380,6 @@ def _sentence_facts(doc: Document, text: str, a: int, b: int, period: str, regis
         for v, name, subj in _assign(run, subject, clause):
             out.append((v, subj, name, clause))
         i += len(run)
-    partial = bool(_PARTIAL_YEAR_RE.search(s))
     facts = [_make_fact(doc, text, a, b, period, v, subj, name, clause, registry, partial) for v, subj, name, clause in out]
     return facts, scoped and chained
 
@@ -551,7 +554,7 @@ def _following_subject(s: str, value: _Value, registry: Registry) -> _Subject | 
 
 
 def _make_fact(doc: Document, text: str, a: int, b: int, period: str, v: _Value, subject: _Subject,
-               name: str, clause: str, registry: Registry, partial: bool) -> Fact:
+               name: str, clause: str, registry: Registry, partial: str) -> Fact:
     s = text[a:b]
     ind = registry.get(name) if subject.registry else None
     context = clause + " " + subject.context
@@ -567,11 +570,13 @@ def _make_fact(doc: Document, text: str, a: int, b: int, period: str, v: _Value,
         m = re.search(r"(?:同比)?(?:增长|增速|增幅|涨幅|上涨|下降|降低|减少|回落|下滑|增加)(?:了|为|达到|达)?$", s[:v.start])
         if m and verb:
             start = m.start()
-    quals = _qualifiers(s, v, clause)
+    quals = ((partial,) if partial else ()) + _qualifiers(s, v, clause)  # 「前三季度872.3亿元」, never headline
     if period == str((doc.year or 2023) - 1) and "年均" in quals:
         period = MULTI
     # 「民生支出增加47亿元」 is a change, not the level.
     change = kind in ("amount", "count") and re.search(r"(?:增加|增长|减少|下降|提高|多增|净增加)了?$", s[:v.start])
+    if change:
+        direction = "down" if re.search(r"(?:减少|下降)了?$", s[:v.start]) else "up"  # shown 「增加47亿元」
     headline = (ind is not None and kind in ind.kinds and not partial and not change
                 and _unit_fits(v.unit, kind, ind))
     return Fact(
@@ -954,10 +959,11 @@ def render_value(f: Fact) -> str:
         body = ("下降" if f.direction == "down" else "增长") + number + f.unit
     elif f.kind == "rank":
         body = f"第{number}位"
-    else:
-        body = number + f.unit
-    before = "".join(q for q in f.qualifiers if q in _PREFIX_QUALS and q != "扣除…因素")
-    after = "".join(q for q in f.qualifiers if q not in _PREFIX_QUALS)
+    else:  # a change of a level (「民生支出增加47亿元」) has a direction, the level itself none
+        body = {"up": "增加", "down": "减少", None: ""}[f.direction] + number + f.unit
+    first = [q for q in f.qualifiers if q in _PREFIX_QUALS and q != "扣除…因素" or _PARTIAL_YEAR_RE.fullmatch(q)]
+    before = "".join(first)
+    after = "".join(q for q in f.qualifiers if q not in _PREFIX_QUALS and q not in first)
     note = "（扣除…因素）" if "扣除…因素" in f.qualifiers else ""
     return before + body + after + note
 
@@ -1013,6 +1019,7 @@ def _nearby(query: FactQuery, mine: list[Fact], limit: int = 3) -> list[Fact]:
     same_period = [f for f in mine if f.period == query.period]
     picks: list[Fact] = []
     picks += [f for f in same_period if f.headline and f.indicator == query.indicator]
+    picks += [f for f in same_period if not f.headline and f.indicator == query.indicator]  # 「前三季度……」
     picks += [f for f in mine if f.headline and f.indicator == query.indicator and f.period != query.period]
     for name in ind.related:
         picks += [f for f in same_period if f.headline and f.indicator == name]

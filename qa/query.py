@@ -98,12 +98,17 @@ _PAST_SECTION_RE = re.compile(r"回顾|过去|一年来|去年|(?:19|20)\d{2}年
 _PLAN_SECTION_RE = re.compile(r"安排|目标|任务|重点工作|思路|今年|计划")
 
 
-def section_time(section: str) -> str | None:
-    """Whether a section reviews the past year ("past") or sets this year's plans ("plan")."""
+def section_time(section: str, year: int | None = None) -> str | None:
+    """Whether a section reviews the past year ("past") or sets this year's plans ("plan"); a
+    heading that only names a year (「做好2023年工作」) is dated by the report's `year`."""
     if _PAST_SECTION_RE.search(section):
         return "past"
     if _PLAN_SECTION_RE.search(section):
         return "plan"
+    if year and f"{year}年" in section:
+        return "plan"
+    if year and f"{year - 1}年" in section:
+        return "past"
     return None
 
 
@@ -116,7 +121,7 @@ _ASKS_QUANTITY_RE = re.compile(r"多少|多大|多高|多长|(?<!哪)几[个家�
 _ASKS_NUMBER_RE = re.compile(r"多少|几[个家项所处条万亿年次位]?|多大|多高|多长|多快|排第|第几|比例|比重|占比|增长|增速|下降|提高|率|达到|规模|总量|产值|收入")
 _ASKS_RATE_RE = re.compile(r"率|比例|比重|占比|强度|增长|增速|涨|下降|提高|百分点|差距|比")
 # The unit a figure is counted in (多少户, 几家, 多少钱 = 元): a figure in another unit does not answer.
-_UNIT_RE = re.compile(r"(?:多少|几)(亿元|万元|元|钱|万人次|人次|万人|人|个百分点|天|家|个|公里|万吨|吨|万亩|亩|平方米|套|所|户|倍"
+_UNIT_RE = re.compile(r"(?:多少|几)(亿美元|万美元|美元|亿元|万元|元|钱|万人次|人次|万人|人|个百分点|天|家|个|公里|万吨|吨|万亩|亩|平方米|套|所|户|倍"
                       r"|座|条|项|张|名|栋|间|处|辆|台|件|场|次)")
 PLAN_WORDS_RE = re.compile(r"力争|预期目标|确保|计划|争取|目标")
 # A "how" question asks for a measure: 「怎么/怎样/如何」 before a verb, 「什么/哪些办法、措施……」,

@@ -156,9 +156,10 @@ def search(kb: KnowledgeBase, embedder, question: Question, k: int, cfg: Retriev
         hits = fuse_generic(kb, question.text, hits, ranking, rows, n)
     if cfg.report_aware and question.time_focus:
         for hit in hits:
-            if kb.passages[hit.row].kind != REPORT:
+            passage = kb.passages[hit.row]
+            if passage.kind != REPORT:
                 continue  # the year's sections are a report prior
-            kind = section_time(kb.passages[hit.row].section)
+            kind = section_time(passage.section, passage.year)
             hit.score += cfg.year_prior * ((kind == question.time_focus) - (kind is not None and kind != question.time_focus))
         hits.sort(key=lambda h: -h.score)
     if cfg.rerank_model:

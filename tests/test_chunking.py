@@ -42,9 +42,9 @@ def test_split_sentences_zh_keeps_decimals_and_quotes():
 
 
 def test_heading_styles():
-    assert heading_level("一、2022年工作回顾") == 1
-    assert heading_level("(一)坚持项目为王,抓建设扩投资") == 2
-    assert heading_level("（三）聚焦聚力做强实体。") == 2
+    assert heading_level("一、2022年工作回顾") == 2
+    assert heading_level("(一)坚持项目为王,抓建设扩投资") == 3
+    assert heading_level("（三）聚焦聚力做强实体。") == 3
     assert heading_level("2022年工作回顾") == 1
     assert heading_level("全年完成生产总值326.3亿元,增长6.8%。") == 0
     assert heading_level("各位代表:") == 0
@@ -56,6 +56,14 @@ def test_section_path_and_stable_ids(docs):
     gdp = next(p for p in passages if "326.3亿元" in p.text)
     assert gdp.section.startswith("一、2022年工作回顾")
     assert [p.id for p in chunk_document(binzhou)] == [p.id for p in passages]
+
+
+def test_numbered_headings_belong_to_the_unnumbered_part_before_them(docs):
+    # 泸州: 「2023年重点工作安排」 then 「一、全力以赴稳增长,…」: the numbered sections are this year's plans.
+    luzhou = next(d for d in docs if d.city == "泸州市")
+    sections = {p.section for p in chunk_document(luzhou)}
+    assert any(s.startswith("2023年重点工作安排 > 一、全力以赴稳增长") for s in sections)
+    assert not any(s.startswith("一、") for s in sections)
 
 
 def test_long_sentence_is_cut_at_a_comma_not_in_a_number():

@@ -147,6 +147,8 @@ def test_a_paraphrased_figure_in_another_unit_does_not_answer():
     ("龙南今年垃圾分类要覆盖多少个小区？", "实施农房抗震改造7000户以上。", False),
     ("龙南去年帮多少人找到了活干？", "完成老旧小区改造31个。", False),  # people are counted in 人
     ("龙南去年有几万人找到了活干？", "新增就业岗位3万个。", False),
+    ("龙南今年实际利用外资要达到多少万美元？", "实际使用外资稳中有进,城镇居民收入增长6.5%左右。", False),
+    ("龙南今年实际利用外资要达到多少万美元？", "实际使用外资1238万美元。", True),
 ])
 def test_a_figure_counts_in_the_unit_asked(question, sentence, counted):
     assert counts_in(sentence, analyze(question, CITIES, 2023).unit) is counted

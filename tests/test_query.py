@@ -1,7 +1,7 @@
 """Query understanding, follow-up rewriting and the evaluation's matching rule (pure logic)."""
 from qa.conversation import rewrite_followup
 from qa.evaluate import contains_key
-from qa.query import analyze, expand_synonyms, find_cities
+from qa.query import analyze, expand_synonyms, find_cities, section_time
 
 CITIES = ["彬州市", "咸阳市", "宁波市", "珠海市", "泸州市"]
 
@@ -75,3 +75,10 @@ def test_rerank_reorders_only_the_head():
     out = rerank(FakeCrossEncoder(), "问题", KB(), hits, head_size=20)
     assert [h.row for h in out[:20]] == list(range(19, -1, -1))
     assert [h.row for h in out[20:]] == list(range(20, 30))
+
+
+def test_a_heading_that_only_names_a_year_is_dated_by_the_report():
+    assert section_time("做好2023年工作 > (一)抓投资上项目", 2023) == "plan"
+    assert section_time("回顾2022年工作", 2023) == "past"
+    assert section_time("2022年主要工作", 2023) == "past"
+    assert section_time("做好2023年工作") is None  # no report year: not dated
