@@ -4,13 +4,10 @@ import json, os, re, sys
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'eval')
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_facts_gold import combos_before, report_texts  # noqa: E402  (one report split; the earlier rounds' combinations)
+from check_facts_gold import (  # noqa: E402  (one report split, schema and the earlier rounds' combinations)
+    ABSENT_FIELDS as ABS_FIELDS, QUESTION_KINDS as KINDS, SINGLE_FIELDS as SGL_FIELDS, TRAPS, combos_before, report_texts)
 CITIES = '彬州市 高安市 邯郸市 河源市 金华市 乐昌市 临沧市 龙南市 泸州市 茂名市 梅州市 南宁市'.split()
 SPLIT, N = 'fresh11', 11
-ABS_FIELDS = ["id", "type", "question", "city", "indicator", "period", "kind", "related", "answer_keys", "split", "trap"]
-SGL_FIELDS = ["id", "type", "question", "city", "indicator", "period", "kind", "answer_keys", "evidence", "split"]
-TRAPS = {"other kind", "other period", "sub-item", "no number", "relative"}
-KINDS = {"amount", "growth", "share", "count"}
 
 # wordings used to list every report line mentioning an indicator
 WORDS = {

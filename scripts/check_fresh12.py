@@ -14,16 +14,11 @@ import sys
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'eval')
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_facts_gold import combos_before, report_texts  # noqa: E402  (one report split; the earlier rounds' combinations)
+from check_facts_gold import (  # noqa: E402  (one report split, schema and the earlier rounds' combinations)
+    ABSENT_FIELDS as ABS_FIELDS, QUESTION_KINDS as KINDS, SINGLE_FIELDS as SGL_FIELDS, TRAPS, combos_before, report_texts)
 SPLIT = 'fresh12'
 N = 12
 CITIES = '宁波市 沁阳市 泉州市 汕尾市 商洛市 铜川市 渭南市 温州市 咸阳市 忻州市 珠海市 资兴市'.split()
-ABS_FIELDS = ['id', 'type', 'question', 'city', 'indicator', 'period', 'kind', 'related',
-              'answer_keys', 'split', 'trap']
-SGL_FIELDS = ['id', 'type', 'question', 'city', 'indicator', 'period', 'kind', 'answer_keys',
-              'evidence', 'split']
-KINDS = {'amount', 'growth', 'share', 'count'}
-TRAPS = {'other kind', 'other period', 'sub-item', 'no number', 'relative'}
 
 # wordings used to locate every mention of an indicator in a report
 WORDS = {

@@ -4,13 +4,10 @@ Usage: python3 check.py [--full]   (--full prints whole report lines instead of 
 import json, re, sys, os, collections
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'eval')
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_facts_gold import combos_before, report_texts  # noqa: E402  (one report split; the earlier rounds' combinations)
+from check_facts_gold import (  # noqa: E402  (one report split, schema and the earlier rounds' combinations)
+    ABSENT_FIELDS as ABS_KEYS, QUESTION_KINDS as KINDS, SINGLE_FIELDS as SGL_KEYS, TRAPS, combos_before, report_texts)
 SPLIT, N = 'fresh13', 13
 CITIES = '彬州市 高安市 邯郸市 河源市 金华市 乐昌市 临沧市 龙南市 泸州市 茂名市 梅州市 南宁市'.split()
-ABS_KEYS = ['id','type','question','city','indicator','period','kind','related','answer_keys','split','trap']
-SGL_KEYS = ['id','type','question','city','indicator','period','kind','answer_keys','evidence','split']
-TRAPS = {'other kind','other period','sub-item','no number','relative'}
-KINDS = {'amount','growth','share','count'}
 FULL = '--full' in sys.argv
 # wordings searched in the whole city report for absent lines
 WORDS = {

@@ -2,13 +2,10 @@
 """Checker for facts_fresh14_absent.jsonl / facts_fresh14_single.jsonl (stdlib only)."""
 import json, os, re, sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_facts_gold import combos_before, report_texts  # noqa: E402  (one report split; the earlier rounds' combinations)
+from check_facts_gold import (  # noqa: E402  (one report split, schema and the earlier rounds' combinations)
+    ABSENT_FIELDS as A_FIELDS, QUESTION_KINDS as KINDS, SINGLE_FIELDS as S_FIELDS, TRAPS, combos_before, report_texts)
 DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'eval', '')
 MY_CITIES = set('宁波市 沁阳市 泉州市 汕尾市 商洛市 铜川市 渭南市 温州市 咸阳市 忻州市 珠海市 资兴市'.split())
-A_FIELDS = ["id","type","question","city","indicator","period","kind","related","answer_keys","split","trap"]
-S_FIELDS = ["id","type","question","city","indicator","period","kind","answer_keys","evidence","split"]
-TRAPS = {"other kind","other period","sub-item","no number","relative"}
-KINDS = {"amount","growth","share","count"}
 WORDINGS = {
  "粮食总产量": ["粮食","粮"],
  "进出口总额": ["进出口","外贸","贸易"],
