@@ -173,7 +173,7 @@ def counts_in(sentence: str, unit: str | None, classifiers: bool = True) -> bool
     measure = unit is not None and unit.endswith(_MEASURES)
     if unit is None or not (measure or classifiers):
         return True
-    forms = unit if measure else f"{unit}|个"
+    forms = unit.lstrip("万亿") if measure else f"{unit}|个"  # 「多少万元」: 「1.5亿元」 says it too
     return re.search(rf"\d[\d.]*[万亿]?(?:{forms})", sentence) is not None
 
 

@@ -149,6 +149,7 @@ def test_a_paraphrased_figure_in_another_unit_does_not_answer():
     ("龙南去年有几万人找到了活干？", "新增就业岗位3万个。", False),
     ("龙南今年实际利用外资要达到多少万美元？", "实际使用外资稳中有进,城镇居民收入增长6.5%左右。", False),
     ("龙南今年实际利用外资要达到多少万美元？", "实际使用外资1238万美元。", True),
+    ("龙南去年给企业减了多少万元的税？", "减税降费2.6亿元。", True),
 ])
 def test_a_figure_counts_in_the_unit_asked(question, sentence, counted):
     assert counts_in(sentence, analyze(question, CITIES, 2023).unit) is counted
