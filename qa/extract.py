@@ -85,7 +85,7 @@ def states_figure(sentence: str, q: Question, min_coverage: float) -> bool:
     # Most named aspects must be there, and not the other side of a pair: the rural figure does
     # not answer 「城镇居民的人均消费支出」, though 人均消费支出 is half that topic.
     return bool(terms) and any(coverage_of_reading(norm, terms) >= min_coverage and not _other_side(norm, terms)
-                               and _figure_follows(norm, terms, q.asks_rate) for norm in readings(sentence))
+                               and _figure_follows(norm, terms, q.asks_rate, dict(q.modifiers)) for norm in readings(sentence))
 
 
 def _other_side(norm: str, terms: list[str]) -> bool:
@@ -95,11 +95,16 @@ def _other_side(norm: str, terms: list[str]) -> bool:
                for pair in _PAIRED_SIDES for mine, other in (pair, pair[::-1]))
 
 
-def _figure_follows(norm: str, terms: list[str], want_rate: bool) -> bool:
+def _figure_follows(norm: str, terms: list[str], want_rate: bool, modifiers: dict[str, str]) -> bool:
+    """Does a figure follow one of the terms? A term the question writes after another (产量 in
+    原煤产量) names the figure only with that one in the same clause."""
     for term in terms:
         for form in synonyms_of(term):
             pos = norm.find(form)
             while pos >= 0:
+                if term in modifiers and not _named_in_clause(norm, pos, modifiers[term]):
+                    pos = norm.find(form, pos + 1)
+                    continue  # 「蔬菜产量4.8万吨」 is no 原煤产量
                 window = norm[pos + len(form) : pos + len(form) + 24]
                 for m in _FIGURE_RE.finditer(window):
                     is_rate = m.group(2).startswith(("%", "‰", "个百分点"))
@@ -108,6 +113,12 @@ def _figure_follows(norm: str, terms: list[str], want_rate: bool) -> bool:
                     break  # the first figure after the term is the one that belongs to it
                 pos = norm.find(form, pos + 1)
     return False
+
+
+def _named_in_clause(norm: str, pos: int, word: str) -> bool:
+    """Is the word (or a synonym) in the clause that runs up to pos?"""
+    start = max(norm.rfind(c, 0, pos) for c in "，,；;。：:") + 1
+    return any(form in norm[start:pos] for form in synonyms_of(word))
 
 
 def answer_spans(q: Question, spans: list[Span], passages: list[Passage], cfg: AnswerConfig, limit: int = 10) -> list[Span]:

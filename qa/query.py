@@ -197,6 +197,9 @@ class Question:
     scoped_text: str
     topic: tuple[str, ...]  # content words (see topic_terms)
     unfamiliar: tuple[str, ...]  # topic words that no report uses, nor any synonym of them
+    # (word, the topic word written right before it): 原煤产量 -> ("产量", "原煤"). The figure of a
+    # 产量 is 原煤's only when 原煤 names it (「蔬菜产量4.8万吨」 is not).
+    modifiers: tuple[tuple[str, str], ...]
     asks_quantity: bool  # a figure (多少, 几个), not inside a "how" question
     asks_number: bool  # a figure in the wider sense (增长, 比例, 规模 …)
     asks_rate: bool  # a rate or change (增长多少 accepts a percentage)
@@ -288,6 +291,7 @@ def analyze(text: str, cities: list[str], default_year: int | None, reports_use=
         scoped_text=strip_cities(text, named) or text,
         topic=tuple(topic),
         unfamiliar=tuple(unfamiliar),
+        modifiers=_modifiers(text, topic),
         asks_quantity=bool(_ASKS_QUANTITY_RE.search(text)) and not method,
         asks_number=bool(_ASKS_QUANTITY_RE.search(text) or _ASKS_NUMBER_RE.search(text) and not method),
         asks_rate=bool(_ASKS_RATE_RE.search(text)),
@@ -301,6 +305,13 @@ def analyze(text: str, cities: list[str], default_year: int | None, reports_use=
         period=_period(text, focus, default_year),
         intent=detect_intent(text),
     )
+
+
+def _modifiers(text: str, topic: list[str]) -> tuple[tuple[str, str], ...]:
+    """(word, modifier) for each two topic words the question writes together, modifier first."""
+    norm = normalize_zh(text)
+    words = [t for t in topic if t not in FRAME_WORDS]
+    return tuple((b, a) for a, b in zip(words, words[1:]) if a + b in norm)
 
 
 # Income is reported for the town and the country side separately: 「农民的人均可支配收入」 asks for one.

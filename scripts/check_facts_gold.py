@@ -114,7 +114,7 @@ def earlier_combos(names: list[str]) -> set[tuple]:
 WRITTEN_BEFORE_FRESH5 = ["facts_gold", "facts_gold_absent", "facts_single", "facts_compare", "facts_absent",
                          "facts_fresh_single", "facts_fresh_compare", "facts_fresh_absent", "facts_fresh2_absent",
                          "facts_fresh3_absent", "facts_fresh3_single", "facts_fresh4_absent", "facts_fresh4_single"]
-ROUNDS = [("fresh5", "fresh6"), ("fresh7", "fresh8"), ("fresh9", "fresh10"), ("fresh11", "fresh12"), ("fresh13", "fresh14")]
+ROUNDS = [("fresh5", "fresh6"), ("fresh7", "fresh8"), ("fresh9", "fresh10"), ("fresh11", "fresh12"), ("fresh13", "fresh14"), ("fresh15", "fresh16")]
 
 
 # The fields of the fifth to tenth rounds' questions, in order, and their values.
@@ -125,7 +125,7 @@ QUESTION_KINDS = {"amount", "growth", "share", "count"}
 
 
 def combos_before(split: str) -> set[tuple]:
-    """earlier_combos of every set written before split's round (split: "fresh5" … "fresh14")."""
+    """earlier_combos of every set written before split's round (split: "fresh5" … "fresh16")."""
     done = next(i for i, r in enumerate(ROUNDS) if split in r)
     later = [f"facts_{s}_{part}" for r in ROUNDS[:done] for s in r for part in ("absent", "single")]
     return earlier_combos(WRITTEN_BEFORE_FRESH5 + later)

@@ -1,6 +1,6 @@
 """Check the everyday-word unanswerable sets (stdlib only; does not import qa).
 
-For eval/unanswerable_fresh.jsonl and eval/unanswerable_fresh2.jsonl (or the files given): fields, unique ids,
+For eval/unanswerable_fresh.jsonl, unanswerable_fresh2.jsonl and unanswerable_fresh3.jsonl (or the files given): fields, unique ids,
 split, that each question names its city, that every `near` is an exact substring of its city's report, that an
 "other period" `near` lies in the part of the report about the other year, and that no question repeats another
 eval set; then prints each place of the city's report holding the question's keywords (kept here only, chosen by
@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from check_facts_gold import read_jsonl, report_texts  # noqa: E402  (the same report split, no qa import)
 
 ROOT = Path(__file__).resolve().parent.parent
-FILES = [ROOT / "eval/unanswerable_fresh.jsonl", ROOT / "eval/unanswerable_fresh2.jsonl"]
+FILES = [ROOT / "eval" / f"unanswerable_fresh{n}.jsonl" for n in ("", "2", "3")]
 FIELDS = ["id", "city", "type", "question", "answer", "answer_keys", "evidence", "split", "near"]
 TRAPS = {"other period", "other unit", "other thing", "no number", "none"}
 PLAN_HEAD = re.compile(r"二、\s*2023年|三、2023年重点工作|2023年(?:重点)?工作安排|2023年目标任务|做好2023年工作")
@@ -101,6 +101,46 @@ KW = {
     'u13-咸阳-02': ['养老服务中心', '床位'],
     'u13-珠海-01': ['智慧停车', '停车场'],
     'u13-珠海-02': ['公交', '夜班', '专线'],
+    'u21-彬州-01': ['水果', '果', '产量'],
+    'u21-彬州-02': ['电动', '火灾', '消防'],
+    'u21-高安-01': ['油菜'],
+    'u21-高安-02': ['养老金', '养老保险'],
+    'u21-高安-03': ['单车', '自行车', '骑行'],
+    'u21-邯郸-01': ['PM2.5', '细颗粒物', '空气质量'],
+    'u21-邯郸-02': ['午餐', '餐'],
+    'u21-邯郸-03': ['垃圾', '分类', '环卫'],
+    'u21-河源-01': ['猪', '出栏'],
+    'u21-河源-02': ['充电'],
+    'u21-金华-01': ['跨境电商'],
+    'u21-乐昌-01': ['柰李', '李'],
+    'u21-临沧-01': ['坚果'],
+    'u21-龙南-01': ['脐橙'],
+    'u21-泸州-01': ['托'],
+    'u21-茂名-01': ['荔枝'],
+    'u21-茂名-02': ['5G', '基站'],
+    'u21-南宁-01': ['商品房', '销售额'],
+    'u21-南宁-02': ['沃柑'],
+    'u21-宁波-01': ['跨境电商'],
+    'u21-宁波-02': ['消费券', '拉动', '带动消费'],
+    'u21-沁阳-01': ['山药'],
+    'u21-沁阳-02': ['托育', '托位', '婴幼儿'],
+    'u21-泉州-01': ['茶'],
+    'u21-汕尾-01': ['噪', '扰民'],
+    'u21-商洛-01': ['木耳', '食用菌'],
+    'u21-商洛-02': ['停车', '车位', '泊位'],
+    'u21-铜川-01': ['苹果', '水果', '果品'],
+    'u21-铜川-02': ['托位', '托育', '婴幼儿'],
+    'u21-渭南-01': ['游客', '人次', '旅游'],
+    'u21-渭南-02': ['床位', '养老'],
+    'u21-温州-01': ['托位', '托育', '婴幼儿'],
+    'u21-咸阳-01': ['日间照料', '照料'],
+    'u21-咸阳-02': ['5G', '基站'],
+    'u21-忻州-01': ['焦炭', '焦'],
+    'u21-忻州-02': ['充电', '电动汽车', '新能源汽车'],
+    'u21-珠海-01': ['鲈', '产值'],
+    'u21-珠海-02': ['单车', '自行车', '骑行'],
+    'u21-资兴-01': ['停车', '车位', '泊位'],
+    'u21-资兴-02': ['充电', '新能源汽车', '电动汽车'],
 }
 
 

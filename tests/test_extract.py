@@ -41,6 +41,16 @@ def test_growth_rate_does_not_answer_an_amount_question():
     assert _states(question, "快递业务量达到1.35亿件,增长12.5%。")
 
 
+@pytest.mark.parametrize("question, sentence, stated", [
+    ("龙南去年原煤产量有多少万吨？", "生猪存栏6万头,蔬菜产量4.8万吨。", False),  # another 产量
+    ("龙南去年原煤产量有多少万吨？", "原煤产量达到1200万吨。", True),
+    ("龙南去年人均地区生产总值是多少元？", "全市地区生产总值1318.21亿元,同比增长0.5%。", False),
+    ("龙南去年人均地区生产总值是多少元？", "人均地区生产总值达到6.5万元。", True),
+])
+def test_a_figure_of_a_neighbouring_wording_does_not_answer(question, sentence, stated):
+    assert _states(question, sentence) is stated
+
+
 def test_abbreviated_revenue_states_the_target():
     assert _states("温州今年规上工业的营业收入要达到多少？", "力争规上工业营收突破1.2万亿元。")
 
